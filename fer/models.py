@@ -1,0 +1,115 @@
+"""Model builders: the CNNs and the parameter-matched dense baseline.
+
+Every model takes raw grey values (0-255, float) of shape (H, W, 1) and normalises them
+itself, so `predict.py`, `visualize.py` and training all feed the same uint8 faces.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, regularizers
+
+from .data import IMG_SIZE, NUM_CLASSES
+
+# FER2013 pixel statistics of the training split (mean, std of 0-255 values); baked into
+# the model as a fixed Normalization layer so the saved .h5 is self-contained.
+PIXEL_MEAN = 129.4
+PIXEL_STD = 65.0
+
+
+def _normalise(x):
+    return layers.Normalization(mean=PIXEL_MEAN, variance=PIXEL_STD**2, name="normalise")(x)
+
+
+def vgg_report(input_size: int = IMG_SIZE, dropout: float = 0.25, l2: float = 0.01) -> keras.Model:
+    """The seed report's VGG (7.3M parameters): 64-64 / 128-128 / 256-256 / 512-512-512
+    3x3 convolutions, 2x2 max-pooling and dropout after each stage, Dense 64-64-7 with L2."""
+    inputs = keras.Input((input_size, input_size, 1), name="face")
+    x = _normalise(inputs)
+    for stage, (width, n) in enumerate([(64, 2), (128, 2), (256, 2), (512, 3)], start=1):
+        for i in range(n):
+            x = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{stage}_{i + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+        x = layers.Dropout(dropout, name=f"drop{stage}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for i in (1, 2):
+        x = layers.Dense(64, activation="relu", kernel_regularizer=regularizers.l2(l2), name=f"fc{i}")(x)
+        x = layers.Dropout(0.5, name=f"fc{i}_drop")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizers.l2(l2),
+                           name="predictions")(x)
+    return keras.Model(inputs, outputs, name="vgg_report")
+
+
+def vgg_bn(widths=(32, 64, 128, 256), convs=(1, 2, 2, 2), dropout=(0.1, 0.2, 0.3, 0.4),
+           head_dropout: float = 0.4, weight_decay: float = 2.5e-4) -> keras.Model:
+    """A compact VGG with batch normalisation and global average pooling.
+
+    Fully convolutional, so it trains on random crops smaller than 48x48 (cheaper steps)
+    and predicts on the whole 48x48 face. The first stage has a single convolution: at
+    full resolution a second one costs as much as a whole deeper stage.
+    """
+    reg = regularizers.l2(weight_decay) if weight_decay else None
+    inputs = keras.Input((None, None, 1), name="face")
+    x = _normalise(inputs)
+    for stage, (width, n, p) in enumerate(zip(widths, convs, dropout), start=1):
+        for i in range(n):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
+                              name=f"conv{stage}_{i + 1}")(x)
+            x = layers.BatchNormalization(name=f"bn{stage}_{i + 1}")(x)
+            x = layers.ReLU(name=f"relu{stage}_{i + 1}")(x)
+        if stage < len(widths):
+            x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+        x = layers.Dropout(p, name=f"drop{stage}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(head_dropout, name="head_drop")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=reg, name="predictions")(x)
+    return keras.Model(inputs, outputs, name="vgg_bn")
+
+
+ARCHITECTURES = {
+    "vgg-report": vgg_report,
+    "vgg-bn": vgg_bn,
+    "vgg-bn-wide": lambda: vgg_bn(widths=(48, 96, 192, 384)),
+}
+
+
+def build_cnn(arch: str) -> keras.Model:
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch]()
+
+
+def dnn_params(hidden: int, depth: int, n_in: int = IMG_SIZE * IMG_SIZE) -> int:
+    """Trainable parameters of `dnn(hidden, depth)` (Dense + BatchNorm scale/offset)."""
+    total = n_in * hidden + hidden + 2 * hidden
+    total += (depth - 1) * (hidden * hidden + hidden + 2 * hidden)
+    return total + hidden * NUM_CLASSES + NUM_CLASSES
+
+
+def dnn_width_for(target_params: int, depth: int = 3) -> int:
+    """The hidden width whose `dnn` has the parameter count closest to target_params."""
+    lo, hi = 1, 1 << 16
+    while lo < hi:  # dnn_params is increasing in width: binary search for the crossing
+        mid = (lo + hi) // 2
+        if dnn_params(mid, depth) < target_params:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min((lo - 1, lo), key=lambda w: abs(dnn_params(max(w, 1), depth) - target_params))
+
+
+def dnn(hidden: int, depth: int = 3, dropout: float = 0.4) -> keras.Model:
+    """A plain multilayer perceptron on the flattened face: the no-convolution baseline."""
+    inputs = keras.Input((IMG_SIZE, IMG_SIZE, 1), name="face")
+    x = layers.Flatten(name="flatten")(_normalise(inputs))
+    for i in range(depth):
+        x = layers.Dense(hidden, name=f"dense{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.Dropout(dropout, name=f"drop{i + 1}")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="dnn")
+
+
+def trainable_params(model: keras.Model) -> int:
+    return int(sum(int(w.numpy().size) for w in model.trainable_weights))

@@ -1,0 +1,199 @@
+"""Training: the recipe (optimiser, schedule, callbacks) shared by the CNN and DNN scripts.
+
+Files written for `--out models/cnn.h5`:
+    models/cnn.h5               the best epoch's model (by validation accuracy)
+    models/cnn.history.csv      one row per epoch (CSVLogger)
+    models/cnn.last.keras       the latest epoch with optimizer state, for --resume
+    models/cnn.last.json        that checkpoint's epoch, seed and config
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+
+from .data import Faces, stratified_split
+from .pipeline import augmenter, eval_dataset, train_dataset
+
+
+@dataclass
+class Config:
+    """Every hyper-parameter of a run; each one is a command-line option of the scripts."""
+
+    arch: str = "vgg-bn"
+    epochs: int = 60
+    batch_size: int = 128
+    val_size: float = 2871          # faces held out (10%), or a fraction below 1
+    seed: int = 0
+    optimizer: str = "sgd"          # sgd (Nesterov) | adam | adamw
+    lr: float = 0.05
+    schedule: str = "cosine"        # cosine (with warm-up) | plateau (ReduceLROnPlateau)
+    warmup_epochs: int = 2
+    weight_decay: float = 0.0       # decoupled, in the optimiser (models carry their own L2)
+    label_smoothing: float = 0.1
+    crop: int = 40                  # random crop side for training; 0 or 48: none
+    augment: bool = True
+    patience: int = 15              # early stopping on validation accuracy
+    precision: str = "float32"      # float32 | mixed_bfloat16
+    extra: dict = field(default_factory=dict)
+
+
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak`, then cosine decay to zero at `total` steps.
+
+    Driven by the optimiser's own step counter, so a resumed run continues the schedule
+    exactly where the checkpoint left it.
+    """
+
+    def __init__(self, peak, total, warmup):
+        self.peak, self.total, self.warmup = float(peak), int(total), int(warmup)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        warm = self.peak * (step + 1) / max(self.warmup, 1)
+        progress = keras.ops.clip((step - self.warmup) / max(self.total - self.warmup, 1), 0.0, 1.0)
+        cosine = 0.5 * self.peak * (1 + keras.ops.cos(math.pi * progress))
+        return keras.ops.where(step < self.warmup, warm, cosine)
+
+    def get_config(self):
+        return {"peak": self.peak, "total": self.total, "warmup": self.warmup}
+
+
+def make_optimizer(cfg: Config, steps_per_epoch: int):
+    if cfg.schedule == "cosine":
+        lr = WarmupCosine(cfg.lr, cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch)
+    elif cfg.schedule == "plateau":
+        lr = cfg.lr
+    else:
+        raise ValueError(f"unknown schedule {cfg.schedule!r}")
+    wd = cfg.weight_decay or None
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(lr, weight_decay=wd)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay or 1e-4)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int) -> keras.Model:
+    model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Saves the latest epoch (weights + optimizer state) as .keras plus a JSON of the run
+    state, each through a temporary file and an atomic rename, so a kill never leaves a
+    half-written checkpoint."""
+
+    def __init__(self, stem: str, cfg: Config):
+        super().__init__()
+        self.stem, self.cfg = stem, cfg
+
+    def on_epoch_end(self, epoch, logs=None):
+        tmp = f"{self.stem}.last.tmp.keras"
+        self.model.save(tmp)
+        os.replace(tmp, f"{self.stem}.last.keras")
+        state = {"epoch": epoch + 1, "config": asdict(self.cfg), "logs": {k: float(v) for k, v in (logs or {}).items()}}
+        with open(f"{self.stem}.last.json.tmp", "w") as f:
+            json.dump(state, f, indent=1)
+        os.replace(f"{self.stem}.last.json.tmp", f"{self.stem}.last.json")
+
+
+def stem_of(out: str) -> str:
+    return out[:-3] if out.endswith(".h5") else out
+
+
+@dataclass
+class Result:
+    model: keras.Model
+    val_accuracy: float
+    epochs_run: int
+    seconds: float
+    n_train: int
+    n_val: int
+    history_path: str
+
+
+def split(faces: Faces, cfg: Config):
+    tr, va = stratified_split(faces.labels, cfg.val_size, cfg.seed)
+    return tr, va
+
+
+def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, init: str | None = None,
+        extra_train: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 1,
+        strategy=None) -> Result:
+    """Train `model_fn()` on `faces` with the recipe in `cfg`; save the best model to `out`.
+
+    extra_train: (x, y) added to the training part only (e.g. pseudo-labelled faces),
+    never to validation.
+    """
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.precision != "float32":
+        keras.mixed_precision.set_global_policy(cfg.precision)
+    stem = stem_of(out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+
+    tr, va = split(faces, cfg)
+    x_tr, y_tr = faces.x[tr], faces.labels[tr]
+    if extra_train is not None:
+        x_tr = np.concatenate([x_tr, extra_train[0]])
+        y_tr = np.concatenate([y_tr, extra_train[1]])
+    x_va, y_va = faces.x[va], faces.labels[va]
+    steps = len(x_tr) // cfg.batch_size
+    if steps == 0:
+        raise ValueError(f"batch size {cfg.batch_size} is larger than the {len(x_tr)} training faces")
+
+    initial_epoch = 0
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = model_fn()
+        if init:
+            model.set_weights(keras.models.load_model(init, compile=False).get_weights())
+        compile_model(model, cfg, steps)
+        if resume and os.path.exists(f"{stem}.last.keras"):
+            # A .keras file's compile config has no optimizer in Keras 3.15 (load_model would
+            # silently compile RMSprop), so rebuild ours and load weights + optimizer state into it.
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(f"{stem}.last.keras")
+            with open(f"{stem}.last.json") as f:
+                initial_epoch = json.load(f)["epoch"]
+            if verbose:
+                print(f"Resuming from {stem}.last.keras after epoch {initial_epoch} "
+                      f"(optimizer step {int(model.optimizer.iterations.numpy())})")
+
+    crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
+    aug = augmenter(crop, seed=cfg.seed) if cfg.augment else None
+    ds_tr = train_dataset(x_tr, y_tr, cfg.batch_size, aug, seed=cfg.seed, label_smoothing=cfg.label_smoothing)
+    ds_va = eval_dataset(x_va, y_va) if len(va) else None
+    monitor = "val_accuracy" if ds_va is not None else "accuracy"
+
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(out, monitor=monitor, mode="max", save_best_only=True, verbose=0),
+        keras.callbacks.CSVLogger(f"{stem}.history.csv", append=resume and initial_epoch > 0),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience, verbose=verbose),
+        ResumableCheckpoint(stem, cfg),
+    ]
+    if cfg.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
+                                                           patience=max(cfg.patience // 3, 2), verbose=verbose))
+    start = time.time()
+    hist = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                     callbacks=callbacks, verbose=verbose, shuffle=False)
+    seconds = time.time() - start
+    best = keras.models.load_model(out, compile=False) if os.path.exists(out) else model
+    best.save(out)  # again without the optimizer state: half the size, same predictions
+    val_acc = float("nan")
+    if ds_va is not None:
+        probs = best.predict(eval_dataset(x_va), verbose=0)
+        val_acc = float(np.mean(np.argmax(probs, 1) == y_va))
+    return Result(best, val_acc, len(hist.history.get("loss", [])) + initial_epoch, seconds,
+                  len(x_tr), len(x_va), f"{stem}.history.csv")

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Grading interface: predict a test CSV with the repo's best configuration.
+#   bash hw3_test.sh test.csv out.csv
+# Works from any working directory; uses the repo's .venv if there is one.
+set -euo pipefail
+if [ $# -ne 2 ]; then echo "usage: bash hw3_test.sh TEST_CSV OUT_CSV" >&2; exit 2; fi
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-python3}"; [ -x "$HERE/.venv/bin/python" ] && [ -z "${PYTHON:-}" ] && PY="$HERE/.venv/bin/python"
+TEST="$(realpath -m "$1")"; OUT="$(realpath -m "$2")"
+cd "$HERE"
+exec "$PY" predict.py "$TEST" "$OUT" --model "${HW3_MODEL:-models/cnn.h5}" --tta flip

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Grading interface: train the default CNN recipe into models/.
+#   bash hw3_train.sh train.csv [extra train_cnn.py options, e.g. --epochs 5]
+# Works from any working directory; uses the repo's .venv if there is one.
+set -euo pipefail
+if [ $# -lt 1 ]; then echo "usage: bash hw3_train.sh TRAIN_CSV [train_cnn.py options]" >&2; exit 2; fi
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-python3}"; [ -x "$HERE/.venv/bin/python" ] && [ -z "${PYTHON:-}" ] && PY="$HERE/.venv/bin/python"
+TRAIN="$(realpath "$1")"; shift
+cd "$HERE"
+exec "$PY" train_cnn.py "$TRAIN" --out "${HW3_MODEL_OUT:-models/cnn.h5}" "$@"

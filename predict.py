@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Predict FER2013 expressions: test CSV (id,feature) -> submission CSV (id,label).
+
+    python predict.py test.csv out.csv                      # the shipped model, flip TTA
+    python predict.py test.csv out.csv --model a.h5 --model b.h5 --tta none
+
+With several --model the class probabilities are averaged. Given a labelled
+`label,feature` file instead, rows are numbered from 0 and the accuracy is printed too.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from fer import cli  # noqa: E402  (sets TensorFlow's environment before it loads)
+
+DEFAULT_MODEL = os.path.join(HERE, "models", "cnn.h5")
+
+
+def parse_args(argv=None):
+    from fer.predict import TTA_MODES
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("test_csv", help="faces to label: id,feature (or label,feature) CSV, plain or .gz")
+    p.add_argument("out_csv", help="submission to write: id,label")
+    p.add_argument("--model", action="append", help=f"saved model (.h5/.keras); repeat to ensemble "
+                   f"(default {os.path.relpath(DEFAULT_MODEL)})")
+    p.add_argument("--tta", choices=TTA_MODES, default="flip",
+                   help="test-time augmentation: average with the mirrored face (default flip)")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    import numpy as np
+
+    from fer.data import load_csv
+
+    cli.check_output_path(args.out_csv)
+    faces = load_csv(args.test_csv)
+    model_paths = args.model or [DEFAULT_MODEL]
+    for m in model_paths:  # fail before the slow TensorFlow start-up
+        if not os.path.exists(m):
+            raise cli.UsageError(f"{m}: model file not found")
+    models = [cli.load_model(m) for m in model_paths]
+    from fer.predict import predict_proba, write_submission
+
+    probs = predict_proba(models, faces.x, tta=args.tta)
+    labels = probs.argmax(axis=1)
+    ids = faces.ids if faces.ids is not None else np.arange(len(faces))
+    write_submission(args.out_csv, ids, labels)
+    extra = ""
+    if faces.labels is not None:
+        extra = f" accuracy={np.mean(labels == faces.labels):.4f}"
+    print(f"DONE {args.out_csv}: {len(ids)} faces, {len(models)} model(s), tta={args.tta}{extra}, "
+          f"{time.time() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)

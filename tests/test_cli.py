@@ -1,0 +1,141 @@
+"""The command-line scripts as a user runs them: exit codes, one-line errors, outputs."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT, SHARED, random_faces, write_csv
+
+PY = sys.executable
+
+
+def run(args, cwd=None, env=None, timeout=600):
+    e = dict(os.environ, PYTHON=PY, **(env or {}))
+    return subprocess.run(args, cwd=cwd or ROOT, env=e, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    """hw3_train.sh on tiny data with a fast setting, run from another directory."""
+    d = tmp_path_factory.mktemp("train")
+    x, y = random_faces(70)
+    train = write_csv(d / "train.csv.gz", x, y, gz=True)
+    out = d / "models" / "cnn.h5"
+    r = run(["bash", os.path.join(ROOT, "hw3_train.sh"), "train.csv.gz", "--epochs", "1", "--batch-size", "16",
+             "--val-size", "14"], cwd=d, env={"HW3_MODEL_OUT": str(out)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "DONE" in r.stdout and "val_accuracy=" in r.stdout.splitlines()[-1]
+    assert "train 56 / validation 14 faces" in r.stdout
+    assert out.exists() and (d / "models" / "cnn.history.csv").exists()
+    return str(out)
+
+
+def test_hw3_test_writes_submission_in_input_order(tmp_path, tiny_test, trained_model):
+    path, x, ids = tiny_test
+    out = tmp_path / "sub" / "out.csv"
+    os.makedirs(out.parent)
+    r = run(["bash", os.path.join(ROOT, "hw3_test.sh"), path, "sub/out.csv"], cwd=tmp_path,
+            env={"HW3_MODEL": trained_model})
+    assert r.returncode == 0, r.stderr[-2000:]
+    sub = pd.read_csv(out)
+    assert list(sub.columns) == ["id", "label"]
+    assert list(sub["id"]) == list(ids)
+    assert sub["label"].between(0, 6).all()
+    assert r.stdout.strip().splitlines()[-1].startswith("DONE")
+
+
+def test_predict_ensemble_of_two_models(tmp_path, tiny_test, trained_model):
+    path, _, ids = tiny_test
+    out = tmp_path / "ens.csv"
+    r = run([PY, "predict.py", path, str(out), "--model", trained_model, "--model", trained_model, "--tta", "none"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "2 model(s)" in r.stdout
+    assert len(pd.read_csv(out)) == len(ids)
+
+
+def _assert_clean_failure(r, out, *needles):
+    assert r.returncode != 0
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in err[0], err[0]
+    assert not os.path.exists(out)
+
+
+def test_predict_missing_model(tmp_path, tiny_test):
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", tiny_test[0], str(out), "--model", str(tmp_path / "none.h5")])
+    _assert_clean_failure(r, out, "none.h5", "model file not found")
+
+
+def test_predict_corrupt_model(tmp_path, tiny_test):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not a model at all")
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", tiny_test[0], str(out), "--model", str(bad)])
+    _assert_clean_failure(r, out, "bad.h5", "cannot load model")
+
+
+def test_predict_bad_row(tmp_path, trained_model):
+    x, _ = random_faces(3)
+    p = write_csv(tmp_path / "t.csv", x, [0, 1, 2], header="id,feature")
+    text = open(p).read().splitlines()
+    text[2] = text[2] + " 300"
+    open(p, "w").write("\n".join(text) + "\n")
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", p, str(out), "--model", trained_model])
+    _assert_clean_failure(r, out, "t.csv", "line 3", "row too long")
+
+
+def test_predict_unwritable_output(tmp_path, tiny_test, trained_model):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = blocker / "o.csv"  # a folder that cannot exist: its parent is a file
+    r = run([PY, "predict.py", tiny_test[0], str(out), "--model", trained_model])
+    _assert_clean_failure(r, out, "o.csv", "cannot create output folder")
+
+
+def test_train_refuses_test_file(tmp_path, tiny_test):
+    out = tmp_path / "m.h5"
+    r = run([PY, "train_cnn.py", tiny_test[0], "--out", str(out), "--epochs", "1"])
+    _assert_clean_failure(r, out, "test.csv", "line 1", "this is a test file")
+
+
+def test_train_dnn_matches_cnn_parameters(tmp_path, tiny_train):
+    out = tmp_path / "dnn.h5"
+    r = run([PY, "train_dnn.py", tiny_train[0], "--out", str(out), "--epochs", "1", "--batch-size", "16",
+             "--val-size", "14"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    first = next(l for l in r.stdout.splitlines() if l.startswith("DNN"))
+    pct = float(first.rsplit("(", 1)[1].rstrip("%)"))
+    assert abs(pct) < 5
+    assert out.exists() and "DONE" in r.stdout.splitlines()[-1]
+
+
+SHIPPED = os.path.join(ROOT, "models", "cnn.h5")
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "test.csv.gz")), reason="../shared data not present")
+def test_real_data_smoke(tmp_path):
+    """The shipped model on a slice of the real test faces, and the real training file parses."""
+    from fer.data import load_csv
+
+    train = load_csv(os.path.join(SHARED, "train.csv.gz"))
+    assert train.x.shape == (28709, 48, 48, 1)
+    assert list(np.bincount(train.labels)) == [3995, 436, 4097, 7215, 4830, 3171, 4965]
+    test = load_csv(os.path.join(SHARED, "test.csv.gz"))
+    assert len(test) == 7178 and test.ids.min() == 0 and test.ids.max() == 7177
+    sample = tmp_path / "slice.csv"
+    write_csv(sample, test.x[:300], test.ids[:300], header="id,feature")
+    out = tmp_path / "out.csv"
+    r = run(["bash", os.path.join(ROOT, "hw3_test.sh"), str(sample), str(out)])
+    assert r.returncode == 0, r.stderr[-2000:]
+    sub = pd.read_csv(out)
+    assert list(sub["id"]) == list(range(300))
+    # A trained model predicts several classes on real faces (an untrained one collapses).
+    assert sub["label"].nunique() >= 4

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from fer.models import build_cnn, dnn, dnn_params, dnn_width_for, trainable_params
+
+
+def test_seed_report_vgg_is_the_7_3m_architecture():
+    m = build_cnn("vgg-report")
+    convs = [l.filters for l in m.layers if l.__class__.__name__ == "Conv2D"]
+    assert convs == [64, 64, 128, 128, 256, 256, 512, 512, 512]
+    assert 7.2e6 < trainable_params(m) < 7.4e6
+    assert m.output_shape == (None, 7)
+
+
+@pytest.mark.parametrize("arch", ["vgg-bn", "vgg-report"])
+def test_dnn_parameter_count_within_5_percent_of_cnn(arch):
+    n_cnn = trainable_params(build_cnn(arch))
+    width = dnn_width_for(n_cnn)
+    model = dnn(width)
+    assert trainable_params(model) == dnn_params(width, 3)
+    assert abs(trainable_params(model) - n_cnn) / n_cnn < 0.05
+
+
+def test_vgg_bn_is_fully_convolutional_and_outputs_probabilities():
+    m = build_cnn("vgg-bn")
+    for side in (40, 48):
+        p = m.predict(np.random.default_rng(0).integers(0, 256, (3, side, side, 1)).astype("float32"), verbose=0)
+        assert p.shape == (3, 7)
+        np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_cnn("resnet-9000")
