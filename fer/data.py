@@ -128,23 +128,41 @@ def load_csv(path: str, expect: str | None = None) -> Faces:
     return Faces(x=x, ids=key.astype(np.int64), path=path)
 
 
+# Rows are parsed in chunks of about this many bytes: the numpy temporaries of a chunk
+# (~40 MB) are recycled by the allocator, where whole-file arrays (several GB) would be
+# fresh memory and page faults would cost more than the parsing itself.
+_CHUNK_BYTES = 2 << 20
+
+
 def _parse_rows(path: str, buf: bytes, first_nl: int):
     """Tokenise every data row; returns (keys, pixels (N, 2304) uint8, line numbers)."""
     if first_nl < 0:
         raise DataError(f"{path}: line 1: header only, no data rows")
     if not buf.endswith(b"\n"):
         buf += b"\n"
-    # The view starts at the header's newline, so every line is bounded on both sides.
-    body = np.frombuffer(buf, dtype=np.uint8)[first_nl:]
+    keys, pixels, lines = [], [], []
+    start, line = first_nl, 1  # `start` is the newline that ends line number `line`
+    while start < len(buf) - 1:
+        end = buf.find(b"\n", min(start + _CHUNK_BYTES, len(buf) - 1))
+        k, p, n = _parse_chunk(path, buf, start, end, line)
+        keys.append(k), pixels.append(p), lines.append(n)
+        line += buf.count(b"\n", start, end)
+        start = end
+    if not keys or sum(len(k) for k in keys) == 0:
+        raise DataError(f"{path}: line 1: header only, no data rows")
+    return np.concatenate(keys), np.concatenate(pixels), np.concatenate(lines)
 
+
+def _parse_chunk(path: str, buf: bytes, start: int, end: int, line: int):
+    """Rows between the newlines at buf[start] and buf[end]; line numbers from line + 1."""
+    body = np.frombuffer(buf, dtype=np.uint8, count=end - start + 1, offset=start)
     newlines = np.flatnonzero(body == 10)
-    # Deleting every allowed byte must leave only what the header leaves (its letters).
     allowed = _SEPARATORS + b"0123456789"
-    if buf.translate(None, allowed) != buf[:first_nl].translate(None, allowed):
+    if buf[start:end].translate(None, allowed):  # any byte that is neither digit nor separator
         pos = int(np.flatnonzero(_BAD_BYTE[body])[0])
-        line = int(np.searchsorted(newlines, pos)) + 1  # +1 for the header
+        row = line + int(np.searchsorted(newlines, pos))
         ch = bytes(body[pos:pos + 1]).decode("latin-1")
-        raise DataError(f"{path}: line {line}: unexpected character {ch!r} (values must be integers 0-255)")
+        raise DataError(f"{path}: line {row}: unexpected character {ch!r} (values must be integers 0-255)")
 
     digit = (body - 48) < 10  # uint8 wraps, so this is '0' <= b <= '9'
     # Rising and falling edges alternate: token starts at even, token ends at odd places.
@@ -153,10 +171,8 @@ def _parse_rows(path: str, buf: bytes, first_nl: int):
 
     # Tokens per line; lines with no token at all (blank lines) are skipped.
     per_line = np.diff(np.searchsorted(starts, newlines))
-    line_no = np.arange(2, len(newlines) + 1)  # line numbers in the file (header is 1)
+    line_no = line + np.arange(1, len(newlines))
     used = per_line > 0
-    if not used.any():
-        raise DataError(f"{path}: line 1: header only, no data rows")
     counts, line_no = per_line[used], line_no[used]
     wrong = np.flatnonzero(counts != N_PIXELS + 1)
     if wrong.size:
@@ -165,6 +181,8 @@ def _parse_rows(path: str, buf: bytes, first_nl: int):
         what = "short" if n < N_PIXELS else "long"
         raise DataError(f"{path}: line {line_no[i]}: row too {what}: {n} pixel values, expected {N_PIXELS}"
                         " (or the key is missing)")
+    if not used.any():
+        return np.zeros(0, np.int64), np.zeros((0, N_PIXELS), np.uint8), line_no
 
     lengths = (ends - starts).reshape(-1, N_PIXELS + 1)
     too_long = np.flatnonzero((lengths[:, 1:] > 3).any(axis=1))
@@ -174,19 +192,6 @@ def _parse_rows(path: str, buf: bytes, first_nl: int):
         k = i * (N_PIXELS + 1) + j
         raise DataError(f"{path}: line {line_no[i]}: pixel {j} value {_token(body, starts[k], ends[k])}"
                         " is out of range 0-255")
-    # Keys (labels or ids) may have any number of digits: parse them one by one.
-    key_starts, key_ends = starts[:: N_PIXELS + 1], ends[:: N_PIXELS + 1]
-    keys = np.array([int(buf[first_nl + a:first_nl + b]) for a, b in zip(key_starts, key_ends)], dtype=np.int64)
-    lengths = lengths.ravel()
-
-    # Each pixel has 1-3 digits: gather up to three digits per token and combine them.
-    d = body - np.uint8(48)  # digit values where `digit`, garbage elsewhere (masked below)
-    last = len(d) - 1
-    lengths = lengths.astype(np.uint8)
-    v = d[starts].astype(np.uint16)
-    v = np.where(lengths >= 2, v * 10 + d[np.minimum(starts + 1, last)], v)
-    v = np.where(lengths == 3, v * 10 + d[np.minimum(starts + 2, last)], v)
-    value = v.reshape(-1, N_PIXELS + 1)
 
     # Exactly one comma per row, between the key and the first pixel.
     commas = np.flatnonzero(body == 44)
@@ -203,7 +208,18 @@ def _parse_rows(path: str, buf: bytes, first_nl: int):
         i = misplaced[0]
         raise DataError(f"{path}: line {line_no[i]}: the first field must be one integer before the comma")
 
-    pixels = value[:, 1:]
+    # Keys (labels or ids) may have any number of digits: parse them one by one.
+    keys = np.array([int(buf[start + a:start + b]) for a, b in zip(tok[:, 0], ends[:: N_PIXELS + 1])],
+                    dtype=np.int64)
+
+    # Each pixel has 1-3 digits: gather up to three digits per token and combine them.
+    d = body - np.uint8(48)  # digit values where `digit`, garbage elsewhere (masked below)
+    last = len(d) - 1
+    lengths = lengths.ravel()
+    v = d[starts].astype(np.uint16)
+    v = np.where(lengths >= 2, v * 10 + d[np.minimum(starts + 1, last)], v)
+    v = np.where(lengths == 3, v * 10 + d[np.minimum(starts + 2, last)], v)
+    pixels = v.reshape(-1, N_PIXELS + 1)[:, 1:]
     over = np.flatnonzero((pixels > 255).any(axis=1))
     if over.size:
         i = over[0]

@@ -5,6 +5,7 @@ Files written for `--out models/cnn.h5`:
     models/cnn.history.csv      one row per epoch (CSVLogger)
     models/cnn.last.keras       the latest epoch with optimizer state, for --resume
     models/cnn.last.json        that checkpoint's epoch, seed and config
+    models/cnn.config.json      the run's config, command and result (the split to evaluate on)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -195,5 +197,9 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     if ds_va is not None:
         probs = best.predict(eval_dataset(x_va), verbose=0)
         val_acc = float(np.mean(np.argmax(probs, 1) == y_va))
-    return Result(best, val_acc, len(hist.history.get("loss", [])) + initial_epoch, seconds,
-                  len(x_tr), len(x_va), f"{stem}.history.csv")
+    epochs_run = len(hist.history.get("loss", [])) + initial_epoch
+    with open(f"{stem}.config.json", "w") as f:  # what visualize.py needs to rebuild the split
+        json.dump({"config": asdict(cfg), "command": " ".join(sys.argv), "n_train": len(x_tr),
+                   "n_val": len(x_va), "val_accuracy": val_acc, "epochs_run": epochs_run,
+                   "seconds_this_run": round(seconds, 1)}, f, indent=1)
+    return Result(best, val_acc, epochs_run, seconds, len(x_tr), len(x_va), f"{stem}.history.csv")

@@ -146,3 +146,20 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(RuntimeError):
         write_csv_atomic(str(out), "id,label", rows())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chunked_parsing_keeps_rows_and_line_numbers(tmp_path, monkeypatch):
+    import fer.data as D
+
+    monkeypatch.setattr(D, "_CHUNK_BYTES", 20000)  # ~2 rows a chunk instead of ~250
+    x, y = random_faces(9)
+    path = write_csv(tmp_path / "c.csv", x, y, eol="\r\n")
+    faces = load_csv(path)
+    np.testing.assert_array_equal(faces.x, x)
+    np.testing.assert_array_equal(faces.labels, y)
+    rows = _rows(x, y)
+    rows[7] = rows[7] + " 9"
+    p = tmp_path / "c2.csv"
+    p.write_text("\n".join(["label,feature", ""] + rows) + "\n")  # a blank line 2 shifts rows by one
+    with pytest.raises(DataError, match=r"line 10: row too long"):
+        load_csv(str(p))

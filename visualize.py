@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Figures of the homework report from saved .h5 models.
+
+    python visualize.py all --model models/cnn.h5 --dnn models/dnn.h5 --data train.csv --out reports
+    python visualize.py curves --history models/cnn.history.csv --history models/dnn.history.csv
+    python visualize.py confusion --model models/cnn.h5 --data train.csv
+    python visualize.py saliency --model models/cnn.h5 --data train.csv [--rows 12 40 ...]
+    python visualize.py ascent --model models/cnn.h5 [--layer conv2_1] [--filters 64]
+    python visualize.py featuremaps --model models/cnn.h5 --data train.csv --row 0 [--layer conv1_1]
+    python visualize.py summary --model models/cnn.h5 --dnn models/dnn.h5
+
+Evaluation uses the validation split the model did not train on: the seed and size are
+read from the `.config.json` written beside the model (or --seed / --val-size).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from fer import cli  # noqa: E402
+
+
+def stem(path):
+    return path[:-3] if path.endswith(".h5") else os.path.splitext(path)[0]
+
+
+def validation_split(args):
+    """(x_val, y_val, val row numbers in the CSV) for args.model's split."""
+    from fer.data import load_csv, stratified_split
+
+    seed, val_size = args.seed, args.val_size
+    cfg_path = stem(args.model) + ".config.json"
+    if os.path.exists(cfg_path):
+        cfg = json.load(open(cfg_path))["config"]
+        seed, val_size = cfg["seed"], cfg["val_size"]
+    faces = load_csv(args.data, expect="train")
+    _, va = stratified_split(faces.labels, val_size, seed)
+    print(f"validation split: {len(va)} faces (seed {seed}, val_size {val_size})")
+    return faces.x[va], faces.labels[va], va
+
+
+def cmd_curves(args):
+    from fer.explain import plot_curves
+
+    hist = {os.path.basename(stem(h)).removesuffix(".history"): h for h in args.history}
+    for h in args.history:
+        if not os.path.exists(h):
+            raise cli.UsageError(f"{h}: history file not found")
+    return [plot_curves(hist, os.path.join(args.out, "curves.png"))]
+
+
+def cmd_confusion(args, val=None):
+    from fer.explain import confusion
+    from fer.predict import predict_proba
+
+    x, y, _ = val or validation_split(args)
+    pred = predict_proba([cli.load_model(args.model)], x, tta="none").argmax(1)
+    path = os.path.join(args.out, "confusion_matrix.png")
+    cm, report = confusion(y, pred, path)
+    txt = os.path.join(args.out, "classification_report.txt")
+    with open(txt, "w") as f:
+        f.write(f"model {args.model}, validation split, {len(y)} faces\n\n{report}")
+    print(report)
+    return [path, txt]
+
+
+def cmd_saliency(args, val=None):
+    from fer.explain import pick_faces, plot_saliency
+    from fer.predict import predict_proba
+
+    x, y, rows_in_csv = val or validation_split(args)
+    model = cli.load_model(args.model)
+    if args.rows:
+        pos = {int(r): i for i, r in enumerate(rows_in_csv)}
+        missing = [r for r in args.rows if r not in pos]
+        if missing:
+            raise cli.UsageError(f"--rows {missing}: not in the validation split (pick validation rows)")
+        picks = [pos[r] for r in args.rows]
+    else:
+        pred = predict_proba([model], x, tta="none").argmax(1)
+        picks = pick_faces(y, pred, seed=args.seed)
+    path = os.path.join(args.out, "saliency_maps.png")
+    plot_saliency(model, x, y, picks, path)
+    return [path]
+
+
+def cmd_ascent(args):
+    from fer.explain import conv_layers, gradient_ascent, plot_gradient_ascent
+
+    model = cli.load_model(args.model)
+    layer = args.layer or conv_layers(model)[1]
+    n = model.get_layer(layer).output.shape[-1]
+    filters = list(range(min(args.filters or n, n)))
+    t = time.time()
+    images, start, final = gradient_ascent(model, layer, filters, steps=args.steps)
+    print(f"gradient ascent on {layer}: {len(filters)} filters, {args.steps} steps, {time.time() - t:.1f} s; "
+          f"mean activation {start.mean():.3f} -> {final.mean():.3f}")
+    path = os.path.join(args.out, f"filter_patterns_{layer}.png")
+    plot_gradient_ascent(images, start, final, layer, path)
+    return [path]
+
+
+def cmd_featuremaps(args, val=None):
+    from fer.data import CLASS_NAMES, load_csv
+    from fer.explain import conv_layers, feature_maps, plot_feature_maps
+
+    model = cli.load_model(args.model)
+    faces = load_csv(args.data, expect="train")
+    if not 0 <= args.row < len(faces):
+        raise cli.UsageError(f"--row {args.row}: {args.data} has rows 0-{len(faces) - 1}")
+    layer = args.layer or conv_layers(model)[0]
+    maps = feature_maps(model, layer, faces.x[args.row])
+    path = os.path.join(args.out, f"feature_maps_{layer}_row{args.row}.png")
+    plot_feature_maps(maps, faces.x[args.row], layer, args.row, CLASS_NAMES[faces.labels[args.row]], path)
+    return [path]
+
+
+def cmd_summary(args):
+    from fer.explain import summary_markdown, summary_text
+
+    paths = []
+    for label, p in (("cnn", args.model), ("dnn", args.dnn)):
+        if not p:
+            continue
+        m = cli.load_model(p)
+        for ext, text in (("txt", summary_text(m)), ("md", summary_markdown(m))):
+            path = os.path.join(args.out, f"model_summary_{label}.{ext}")
+            with open(path, "w") as f:
+                f.write(text)
+            paths.append(path)
+    return paths
+
+
+def cmd_all(args):
+    val = validation_split(args)
+    out = []
+    histories = [stem(p) + ".history.csv" for p in (args.model, args.dnn) if p]
+    args.history = [h for h in histories if os.path.exists(h)]
+    if args.history:
+        out += cmd_curves(args)
+    out += cmd_confusion(args, val)
+    out += cmd_saliency(args, val)
+    out += cmd_ascent(args)
+    args.row = int(val[2][0]) if args.row is None else args.row
+    out += cmd_featuremaps(args)
+    out += cmd_summary(args)
+    return out
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, model=True, data=False, **kw):
+        s = sub.add_parser(name, **kw)
+        if model:
+            s.add_argument("--model", default="models/cnn.h5", help="CNN (.h5)")
+        if data:
+            s.add_argument("--data", required=True, help="training CSV (label,feature), plain or .gz")
+            s.add_argument("--seed", type=int, default=0, help="split seed if no .config.json beside the model")
+            s.add_argument("--val-size", type=float, default=2871)
+        s.add_argument("--out", default="reports", help="folder for the figures")
+        return s
+
+    s = add("all", data=True, help="every figure and table")
+    s.add_argument("--dnn", help="the dense baseline (.h5), for curves and summary")
+    s.add_argument("--rows", type=int, nargs="*")
+    s.add_argument("--layer", help="layer for gradient ascent (default: the second convolution)")
+    s.add_argument("--filters", type=int, default=0, help="how many filters (default all)")
+    s.add_argument("--steps", type=int, default=120)
+    s.add_argument("--row", type=int, help="face row for feature maps (default: first validation face)")
+    s = add("curves", model=False, help="training curves from history CSVs")
+    s.add_argument("--history", action="append", required=True)
+    add("confusion", data=True, help="confusion matrix + per-class report on the validation split")
+    s = add("saliency", data=True, help="saliency, SmoothGrad, Grad-CAM for chosen faces")
+    s.add_argument("--rows", type=int, nargs="*", help="CSV row numbers (0-based, validation rows)")
+    s = add("ascent", help="gradient-ascent patterns of every filter of a layer")
+    s.add_argument("--layer")
+    s.add_argument("--filters", type=int, default=0)
+    s.add_argument("--steps", type=int, default=120)
+    s = add("featuremaps", data=True, help="a layer's outputs for one face")
+    s.add_argument("--row", type=int, default=0)
+    s.add_argument("--layer", help="default: the first convolution")
+    s = add("summary", help="layer tables (text and markdown)")
+    s.add_argument("--dnn")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    cli.check_output_path(os.path.join(args.out, "x"))
+    cli.quiet_tensorflow()
+    if getattr(args, "dnn", None) and not os.path.exists(args.dnn):
+        raise cli.UsageError(f"{args.dnn}: model file not found")
+    written = globals()[f"cmd_{args.command}"](args)
+    for w in written:
+        print(f"wrote {w}")
+    print(f"DONE visualize {args.command}: {len(written)} files in {args.out}, {time.time() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)
