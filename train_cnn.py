@@ -28,12 +28,77 @@ def parse_args(argv=None):
     p.add_argument("--init", help="start from this saved model's weights (a new schedule)")
     p.add_argument("--distribute", action="store_true",
                    help="train data-parallel on all visible GPUs/devices (tf.distribute.MirroredStrategy)")
+    p.add_argument("--devices", type=int, default=0,
+                   help="split the CPU into N logical devices (tries --distribute on a machine without GPUs)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces (quick checks)")
+    st = p.add_argument_group("self-training on unlabelled faces")
+    st.add_argument("--self-train", metavar="UNLABELLED_CSV",
+                    help="id,feature CSV of unlabelled faces (e.g. the test file) to pseudo-label")
+    st.add_argument("--threshold", type=float, default=0.87, help="minimum top probability (default 0.87)")
+    st.add_argument("--rounds", type=int, default=1, help="pseudo-label / retrain rounds (default 1)")
+    st.add_argument("--self-train-epochs", type=int, default=15, help="epochs per round (default 15)")
+    st.add_argument("--cap", type=float, default=1.0,
+                    help="class c gets at most CAP x its labelled count of pseudo-labels (default 1; 0: no cap)")
     cli.add_run_options(p, Config())
     args = p.parse_args(argv)
     if args.arch not in ARCHITECTURES:
         p.error(f"--arch must be one of {', '.join(ARCHITECTURES)}")
     return args
+
+
+def make_strategy(cpu_devices: int = 0):
+    """MirroredStrategy over all GPUs, or over `cpu_devices` logical CPUs when asked."""
+    import tensorflow as tf
+
+    devices = None
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    strategy = tf.distribute.MirroredStrategy(devices=devices)
+    print(f"Distributing over {strategy.num_replicas_in_sync} devices: "
+          f"{', '.join(strategy.extended.worker_devices)}")
+    return strategy
+
+
+def self_train(args, cfg, faces, supervised):
+    """Rounds of pseudo-labelling args.self_train and fine-tuning from the best model so far.
+    Each round's model is saved beside OUT; OUT ends as the best by validation accuracy."""
+    import dataclasses
+    import shutil
+
+    import numpy as np
+
+    from fer.data import CLASS_NAMES, load_csv
+    from fer.models import build_cnn
+    from fer.selftrain import pseudo_label
+    from fer.train import fit, split, stem_of
+
+    unlabelled = load_csv(args.self_train)
+    tr, _ = split(faces, cfg)
+    counts = np.bincount(faces.labels[tr], minlength=len(CLASS_NAMES))
+    best, best_path = supervised, args.out
+    stem = stem_of(args.out)
+    shutil.copy(args.out, f"{stem}.supervised.h5")
+    # fine-tuning: a short cosine schedule from a lower peak, no warm-up
+    round_cfg = dataclasses.replace(cfg, epochs=args.self_train_epochs, lr=cfg.lr / 5, warmup_epochs=0)
+    for r in range(1, args.rounds + 1):
+        pl = pseudo_label(best.model, unlabelled.x, args.threshold, counts, cap=args.cap)
+        per = ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, pl.per_class()))
+        print(f"self-training round {r}: {len(pl.index)} of {len(unlabelled)} unlabelled faces "
+              f"pseudo-labelled at p >= {args.threshold} (cap {args.cap} x labelled count): {per}")
+        out = f"{stem}.selftrain{r}.h5"
+        res = fit(lambda: build_cnn(cfg.arch), faces, round_cfg, out, init=best_path,
+                  extra_train=(unlabelled.x[pl.index], pl.labels))
+        print(f"round {r}: val_accuracy {res.val_accuracy:.4f} (before: {best.val_accuracy:.4f})")
+        if res.val_accuracy > best.val_accuracy:
+            best, best_path = res, out
+    if best_path != args.out:
+        shutil.copy(best_path, args.out)
+    print(f"self-training: supervised {supervised.val_accuracy:.4f} -> best {best.val_accuracy:.4f} "
+          f"({os.path.basename(best_path)} saved as {args.out})")
+    best.seconds += supervised.seconds
+    return best
 
 
 def main(argv=None):
@@ -44,26 +109,25 @@ def main(argv=None):
     from fer.train import Config, fit
 
     cfg = cli.config_from(args, Config)
+    strategy = make_strategy(args.devices) if args.distribute else None
     cli.check_output_path(args.out)
     if args.init and not os.path.exists(args.init):
         raise cli.UsageError(f"{args.init}: --init model file not found")
+    if args.self_train and not 0 <= args.threshold <= 1:
+        raise cli.UsageError(f"--threshold {args.threshold}: must be in [0, 1]")
     faces = load_csv(args.train_csv, expect="train")
     if args.limit:
         faces.x, faces.labels = faces.x[: args.limit], faces.labels[: args.limit]
-    strategy = None
-    if args.distribute:
-        import tensorflow as tf
-
-        strategy = tf.distribute.MirroredStrategy()
-        print(f"Distributing over {strategy.num_replicas_in_sync} devices")
 
     model = build_cnn(cfg.arch)
     print(f"{cfg.arch}: {trainable_params(model):,} trainable parameters; {len(faces):,} labelled faces")
     res = fit(lambda: build_cnn(cfg.arch), faces, cfg, args.out, resume=args.resume, init=args.init,
               strategy=strategy)
     print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
+    if args.self_train:
+        res = self_train(args, cfg, faces, res)
     print(f"DONE {args.out}: val_accuracy={res.val_accuracy:.4f} epochs={res.epochs_run} "
-          f"time={res.seconds / 60:.1f} min ({res.n_train * (res.epochs_run) / max(res.seconds, 1e-9):.0f} img/s)")
+          f"time={res.seconds / 60:.1f} min ({res.images_per_second:.0f} img/s incl. validation)")
 
 
 if __name__ == "__main__":

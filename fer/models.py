@@ -41,7 +41,7 @@ def vgg_report(input_size: int = IMG_SIZE, dropout: float = 0.25, l2: float = 0.
 
 
 def vgg_bn(widths=(32, 64, 128, 256), convs=(1, 2, 2, 2), dropout=(0.1, 0.2, 0.3, 0.4),
-           head_dropout: float = 0.4, weight_decay: float = 2.5e-4) -> keras.Model:
+           head_dropout: float = 0.4, weight_decay: float = 2.5e-4, normalise: bool = True) -> keras.Model:
     """A compact VGG with batch normalisation and global average pooling.
 
     Fully convolutional, so it trains on random crops smaller than 48x48 (cheaper steps)
@@ -50,7 +50,7 @@ def vgg_bn(widths=(32, 64, 128, 256), convs=(1, 2, 2, 2), dropout=(0.1, 0.2, 0.3
     """
     reg = regularizers.l2(weight_decay) if weight_decay else None
     inputs = keras.Input((None, None, 1), name="face")
-    x = _normalise(inputs)
+    x = _normalise(inputs) if normalise else inputs
     for stage, (width, n, p) in enumerate(zip(widths, convs, dropout), start=1):
         for i in range(n):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
@@ -70,6 +70,8 @@ ARCHITECTURES = {
     "vgg-report": vgg_report,
     "vgg-bn": vgg_bn,
     "vgg-bn-wide": lambda: vgg_bn(widths=(48, 96, 192, 384)),
+    # for the normalisation ablation: raw 0-255 input (batch norm still follows each conv)
+    "vgg-bn-raw": lambda: vgg_bn(normalise=False),
 }
 
 

@@ -91,6 +91,22 @@ def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int) -> kera
     return model
 
 
+class ElapsedMinutes(keras.callbacks.Callback):
+    """Adds `minutes` (wall-clock since this run started) to each epoch's logs, so the
+    history CSV records accuracy against training time."""
+
+    def __init__(self, offset: float = 0.0):
+        super().__init__()
+        self.offset = offset
+
+    def on_train_begin(self, logs=None):
+        self.start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["minutes"] = self.offset + (time.time() - self.start) / 60
+
+
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Saves the latest epoch (weights + optimizer state) as .keras plus a JSON of the run
     state, each through a temporary file and an atomic rename, so a kill never leaves a
@@ -110,6 +126,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         os.replace(f"{self.stem}.last.json.tmp", f"{self.stem}.last.json")
 
 
+def _minutes_so_far(history_csv: str) -> float:
+    try:
+        import pandas as pd
+
+        return float(pd.read_csv(history_csv)["minutes"].iloc[-1])
+    except (OSError, KeyError, IndexError, ValueError):
+        return 0.0
+
+
 def stem_of(out: str) -> str:
     return out[:-3] if out.endswith(".h5") else out
 
@@ -123,6 +148,7 @@ class Result:
     n_train: int
     n_val: int
     history_path: str
+    images_per_second: float = 0.0
 
 
 def split(faces: Faces, cfg: Config):
@@ -179,6 +205,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     monitor = "val_accuracy" if ds_va is not None else "accuracy"
 
     callbacks = [
+        ElapsedMinutes(_minutes_so_far(f"{stem}.history.csv") if initial_epoch else 0.0),
         keras.callbacks.ModelCheckpoint(out, monitor=monitor, mode="max", save_best_only=True, verbose=0),
         keras.callbacks.CSVLogger(f"{stem}.history.csv", append=resume and initial_epoch > 0),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience, verbose=verbose),
@@ -202,4 +229,5 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         json.dump({"config": asdict(cfg), "command": " ".join(sys.argv), "n_train": len(x_tr),
                    "n_val": len(x_va), "val_accuracy": val_acc, "epochs_run": epochs_run,
                    "seconds_this_run": round(seconds, 1)}, f, indent=1)
-    return Result(best, val_acc, epochs_run, seconds, len(x_tr), len(x_va), f"{stem}.history.csv")
+    speed = steps * cfg.batch_size * (epochs_run - initial_epoch) / max(seconds, 1e-9)
+    return Result(best, val_acc, epochs_run, seconds, len(x_tr), len(x_va), f"{stem}.history.csv", speed)

@@ -139,3 +139,12 @@ def test_real_data_smoke(tmp_path):
     assert list(sub["id"]) == list(range(300))
     # A trained model predicts several classes on real faces (an untrained one collapses).
     assert sub["label"].nunique() >= 4
+
+
+def test_distributed_training_on_two_logical_cpus(tmp_path, tiny_train):
+    out = tmp_path / "d.h5"
+    r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--epochs", "1", "--batch-size", "16",
+             "--val-size", "14", "--distribute", "--devices", "2"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Distributing over 2 devices" in r.stdout
+    assert out.exists() and "DONE" in r.stdout.splitlines()[-1]

@@ -1,0 +1,50 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import ROOT, random_faces, write_csv
+from fer.selftrain import select_pseudo_labels
+
+
+def test_threshold_is_honoured_and_cap_holds():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(7) * 0.3, size=2000).astype(np.float32)
+    probs[:800, 3] += 5  # a dominant "Happy" class, as on FER2013
+    probs /= probs.sum(1, keepdims=True)
+    labelled = np.array([50, 5, 50, 100, 60, 40, 60])
+    pl = select_pseudo_labels(probs, 0.87, labelled, cap=1.0)
+    assert np.all(probs[pl.index].max(1) >= 0.87)
+    assert np.all(pl.labels == probs[pl.index].argmax(1))
+    assert np.all(pl.per_class() <= labelled)
+    assert pl.above_threshold[3] > labelled[3]  # the cap actually bit on the majority class
+    # without the cap every face above the threshold is kept
+    free = select_pseudo_labels(probs, 0.87, labelled, cap=0)
+    assert len(free.index) == int((probs.max(1) >= 0.87).sum())
+    # the kept ones are the most confident of their class
+    kept3 = pl.confidence[pl.labels == 3].min()
+    dropped3 = np.setdiff1d(free.index[free.labels == 3], pl.index)
+    assert probs[dropped3].max(1).max() <= kept3
+
+
+def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
+    x, y = random_faces(70)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    ux, _ = random_faces(40, seed=5)
+    unl = write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature")
+    out = tmp_path / "m.h5"
+    r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(out), "--epochs", "1",
+                        "--batch-size", "16", "--val-size", "14", "--self-train", unl, "--threshold", "0.0",
+                        "--self-train-epochs", "1", "--cap", "0"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = next(l for l in r.stdout.splitlines() if l.startswith("self-training round 1"))
+    assert "40 of 40 unlabelled faces" in line  # threshold 0 and no cap: every face
+    # The round trained on 56 labelled + 40 pseudo-labelled faces; validation stays the 14 labelled.
+    assert r.stdout.count("train 56 / validation 14 faces") == 1
+    import json
+    cfg = json.load(open(tmp_path / "m.selftrain1.config.json"))
+    assert cfg["n_train"] == 56 + 40 and cfg["n_val"] == 14
+    assert os.path.exists(tmp_path / "m.supervised.h5") and out.exists()
+    assert "DONE" in r.stdout.splitlines()[-1]
