@@ -3,9 +3,13 @@
 
     python predict.py test.csv out.csv                      # the shipped model, flip TTA
     python predict.py test.csv out.csv --model a.h5 --model b.h5 --tta none
+    python predict.py photos/ out.csv                       # image files -> file,label,probabilities
 
-With several --model the class probabilities are averaged. Given a labelled
-`label,feature` file instead, rows are numbered from 0 and the accuracy is printed too.
+With several --model the class probabilities are averaged. Given a labelled file
+(`label,feature`, Kaggle's fer2013.csv, or class folders) the accuracy is printed too;
+rows are then numbered from 0. Kaggle's fer2013.csv is predicted on its PublicTest +
+PrivateTest rows. Images of any size and colour become 48x48 grey faces: converted to
+grey, centre-cropped to a square, resized.
 """
 
 import argparse
@@ -25,7 +29,8 @@ def parse_args(argv=None):
     from fer.predict import TTA_MODES
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("test_csv", help="faces to label: id,feature (or label,feature) CSV, plain or .gz")
+    p.add_argument("test_csv", help="faces to label: id,feature (or label,feature) CSV, plain or .gz; "
+                   "Kaggle's fer2013.csv; an image file or a folder of images")
     p.add_argument("out_csv", help="submission to write: id,label")
     p.add_argument("--model", action="append", help=f"saved model (.h5/.keras); repeat to ensemble "
                    f"(default {os.path.relpath(DEFAULT_MODEL)})")
@@ -39,10 +44,10 @@ def main(argv=None):
     start = time.time()
     import numpy as np
 
-    from fer.data import load_csv
+    from fer.data import load_faces, write_csv_atomic
 
     cli.check_output_path(args.out_csv)
-    faces = load_csv(args.test_csv)
+    faces = load_faces(args.test_csv)
     model_paths = args.model or [DEFAULT_MODEL]
     for m in model_paths:  # fail before the slow TensorFlow start-up
         if not os.path.exists(m):
@@ -53,7 +58,11 @@ def main(argv=None):
     probs = predict_proba(models, faces.x, tta=args.tta)
     labels = probs.argmax(axis=1)
     ids = faces.ids if faces.ids is not None else np.arange(len(faces))
-    write_submission(args.out_csv, ids, labels)
+    if faces.names is not None:  # image files: name each one and give all 7 probabilities
+        write_csv_atomic(args.out_csv, "file,label,probabilities",
+                         (f"{n},{l},{' '.join(f'{q:.4f}' for q in p)}" for n, l, p in zip(faces.names, labels, probs)))
+    else:
+        write_submission(args.out_csv, ids, labels)
     extra = ""
     if faces.labels is not None:
         extra = f" accuracy={np.mean(labels == faces.labels):.4f}"

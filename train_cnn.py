@@ -69,12 +69,12 @@ def self_train(args, cfg, faces, supervised):
 
     import numpy as np
 
-    from fer.data import CLASS_NAMES, load_csv
+    from fer.data import CLASS_NAMES, load_faces
     from fer.models import build_cnn
     from fer.selftrain import pseudo_label
     from fer.train import fit, split, stem_of
 
-    unlabelled = load_csv(args.self_train)
+    unlabelled = load_faces(args.self_train)
     tr, _ = split(faces, cfg)
     counts = np.bincount(faces.labels[tr], minlength=len(CLASS_NAMES))
     best, best_path = supervised, args.out
@@ -104,7 +104,7 @@ def self_train(args, cfg, faces, supervised):
 def main(argv=None):
     args = parse_args(argv)
     cli.quiet_tensorflow()
-    from fer.data import load_csv
+    from fer.data import load_faces
     from fer.models import build_cnn, trainable_params
     from fer.train import Config, fit
 
@@ -115,7 +115,7 @@ def main(argv=None):
         raise cli.UsageError(f"{args.init}: --init model file not found")
     if args.self_train and not 0 <= args.threshold <= 1:
         raise cli.UsageError(f"--threshold {args.threshold}: must be in [0, 1]")
-    faces = load_csv(args.train_csv, expect="train")
+    faces = load_faces(args.train_csv, expect="train")
     if args.limit:
         faces.x, faces.labels = faces.x[: args.limit], faces.labels[: args.limit]
 

@@ -48,13 +48,13 @@ def matched_dnn(arch: str, depth: int):
 def main(argv=None):
     args = parse_args(argv)
     cli.quiet_tensorflow()
-    from fer.data import load_csv
+    from fer.data import load_faces
     from fer.train import Config, fit
 
     cfg = cli.config_from(args, Config)
     cfg.arch = f"dnn-matching-{args.match}"
     cli.check_output_path(args.out)
-    faces = load_csv(args.train_csv, expect="train")
+    faces = load_faces(args.train_csv, expect="train")
     if args.limit:
         faces.x, faces.labels = faces.x[: args.limit], faces.labels[: args.limit]
     builder, n_dnn, n_cnn, width = matched_dnn(args.match, args.depth)

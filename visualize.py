@@ -30,14 +30,14 @@ def stem(path):
 
 def validation_split(args):
     """(x_val, y_val, val row numbers in the CSV) for args.model's split."""
-    from fer.data import load_csv, stratified_split
+    from fer.data import load_faces, stratified_split
 
     seed, val_size = args.seed, args.val_size
     cfg_path = stem(args.model) + ".config.json"
     if os.path.exists(cfg_path):
         cfg = json.load(open(cfg_path))["config"]
         seed, val_size = cfg["seed"], cfg["val_size"]
-    faces = load_csv(args.data, expect="train")
+    faces = load_faces(args.data, expect="train")
     _, va = stratified_split(faces.labels, val_size, seed)
     print(f"validation split: {len(va)} faces (seed {seed}, val_size {val_size})")
     return faces.x[va], faces.labels[va], va
@@ -105,11 +105,11 @@ def cmd_ascent(args):
 
 
 def cmd_featuremaps(args, val=None):
-    from fer.data import CLASS_NAMES, load_csv
+    from fer.data import CLASS_NAMES, load_faces
     from fer.explain import conv_layers, feature_maps, plot_feature_maps
 
     model = cli.load_model(args.model)
-    faces = load_csv(args.data, expect="train")
+    faces = load_faces(args.data, expect="train")
     if not 0 <= args.row < len(faces):
         raise cli.UsageError(f"--row {args.row}: {args.data} has rows 0-{len(faces) - 1}")
     layer = args.layer or conv_layers(model)[0]

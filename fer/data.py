@@ -49,6 +49,7 @@ class Faces:
     labels: np.ndarray | None = None
     ids: np.ndarray | None = None
     path: str = ""
+    names: list[str] | None = None  # file names, for faces read from image files
 
     @property
     def kind(self) -> str:
@@ -81,6 +82,130 @@ def read_bytes(path: str) -> bytes:
     return raw
 
 
+KAGGLE_USAGE = (b"Training", b"PublicTest", b"PrivateTest")
+
+
+def _load_kaggle(path: str, buf: bytes, first_nl: int, expect: str | None) -> Faces:
+    """Kaggle's original fer2013.csv (`emotion,pixels,Usage`). For training (expect="train")
+    the `Training` rows; otherwise the `PublicTest` + `PrivateTest` rows (the course's test
+    faces), numbered 0.. in file order, with their labels kept for scoring."""
+    if first_nl < 0:
+        raise DataError(f"{path}: line 1: header only, no data rows")
+    rows, usage = [], []
+    for n, line in enumerate(buf[first_nl + 1:].split(b"\n"), start=2):
+        line = line.rstrip(b"\r")
+        if not line.strip():
+            rows.append(b""), usage.append(None)  # keep line numbers for error messages
+            continue
+        rest, _, use = line.rpartition(b",")
+        use = use.strip().strip(b'"')
+        if use not in KAGGLE_USAGE:
+            raise DataError(f"{path}: line {n}: Usage {use[:20].decode('latin-1')!r} is not one of "
+                            "Training, PublicTest, PrivateTest")
+        rows.append(rest), usage.append(use)
+    faces = _parse_rows(path, b"emotion,pixels\n" + b"\n".join(rows), len(b"emotion,pixels"))
+    keys, pixels, lines = faces
+    usage = np.array([usage[n - 2] for n in lines])
+    bad = np.flatnonzero(keys > NUM_CLASSES - 1)
+    if bad.size:
+        i = bad[0]
+        raise DataError(f"{path}: line {lines[i]}: emotion {keys[i]} is not in 0-{NUM_CLASSES - 1}")
+    x = pixels.reshape(-1, IMG_SIZE, IMG_SIZE, 1)
+    if expect == "train":
+        keep = usage == b"Training"
+        if not keep.any():
+            raise DataError(f"{path}: no 'Training' rows to train on")
+        return Faces(x=x[keep], labels=keys[keep], path=path)
+    keep = usage != b"Training"
+    if not keep.any():
+        raise DataError(f"{path}: no 'PublicTest' or 'PrivateTest' rows to predict")
+    return Faces(x=x[keep], labels=keys[keep], ids=np.arange(int(keep.sum())), path=path)
+
+
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Folder names as the image releases of FER2013 spell them ("angry", "disgusted", "fearful",
+# "happy", "sad", "surprised", "neutral", any case): matched on their first three letters.
+_CLASS_PREFIX = {name[:3].lower(): i for i, name in enumerate(CLASS_NAMES)}
+
+
+def is_image_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(m) for m in IMAGE_MAGIC)
+
+
+def load_image(path: str) -> np.ndarray:
+    """Any image file as a 48x48 grey face: converted to grey, centre-cropped to a square,
+    then resized (area-averaging when shrinking). Returns uint8 (48, 48, 1)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L")
+            w, h = im.size
+            side = min(w, h)
+            left, top = (w - side) // 2, (h - side) // 2
+            im = im.crop((left, top, left + side, top + side))
+            if side != IMG_SIZE:
+                im = im.resize((IMG_SIZE, IMG_SIZE), Image.Resampling.BOX if side > IMG_SIZE
+                               else Image.Resampling.BILINEAR)
+            return np.asarray(im, dtype=np.uint8)[..., None]
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable image ({str(e).splitlines()[0][:80]})") from None
+
+
+def load_images(paths: list[str], root: str = "") -> Faces:
+    x = np.stack([load_image(p) for p in paths]) if paths else np.zeros((0, IMG_SIZE, IMG_SIZE, 1), np.uint8)
+    names = [os.path.relpath(p, root) if root else p for p in paths]
+    return Faces(x=x, ids=np.arange(len(paths)), path=root or (paths[0] if paths else ""), names=names)
+
+
+def load_image_folder(root: str, expect: str | None = None) -> Faces:
+    """`root/<class name>/*.png|jpg...` (labelled) or a folder of images (unlabelled)."""
+    subdirs = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    classes = {d: _CLASS_PREFIX.get(d[:3].lower()) for d in subdirs}
+    labelled = [d for d in subdirs if classes[d] is not None]
+    if labelled:
+        unknown = [d for d in subdirs if classes[d] is None]
+        if unknown:
+            raise DataError(f"{os.path.join(root, unknown[0])}: folder name is not an expression class "
+                            f"({', '.join(CLASS_NAMES)})")
+        paths, labels = [], []
+        for d in labelled:
+            files = sorted(f for f in os.listdir(os.path.join(root, d)) if f.lower().endswith(IMAGE_SUFFIXES))
+            paths += [os.path.join(root, d, f) for f in files]
+            labels += [classes[d]] * len(files)
+        if not paths:
+            raise DataError(f"{root}: no image files in its class folders")
+        faces = load_images(paths, root)
+        faces.labels = np.array(labels, dtype=np.int64)
+        if expect == "train":
+            faces.ids = None
+        return faces
+    if expect == "train":
+        raise DataError(f"{root}: no class folders (angry/, happy/, ...) to train on")
+    files = sorted(f for f in os.listdir(root) if f.lower().endswith(IMAGE_SUFFIXES))
+    if not files:
+        raise DataError(f"{root}: no image files (png, jpg, bmp, gif, tif, webp) in this folder")
+    return load_images([os.path.join(root, f) for f in files], root)
+
+
+def load_faces(path: str, expect: str | None = None) -> Faces:
+    """Any supported input, told apart by content: a CSV (course or Kaggle layout, plain or
+    gzip), an image folder (by class or flat), or a single image file."""
+    if os.path.isdir(path):
+        return load_image_folder(path, expect)
+    if os.path.isfile(path) and is_image_file(path):
+        if expect == "train":
+            raise DataError(f"{path}: a single image cannot be trained on; give a CSV or a class folder")
+        return load_images([path])
+    return load_csv(path, expect)
+
+
 def _header_columns(line: bytes) -> list[str]:
     text = line.decode("utf-8", errors="replace")
     return [c.strip().strip('"').strip().lower() for c in text.split(",")]
@@ -105,9 +230,12 @@ def load_csv(path: str, expect: str | None = None) -> Faces:
         kind = "train"
     elif cols == ["id", "feature"]:
         kind = "test"
+    elif cols == ["emotion", "pixels", "usage"]:
+        return _load_kaggle(path, buf, first_nl, expect)
     else:
         shown = header[:60].decode("utf-8", errors="replace").strip()
-        raise DataError(f"{path}: line 1: expected header 'label,feature' or 'id,feature', got {shown!r}")
+        raise DataError(f"{path}: line 1: expected header 'label,feature', 'id,feature' or "
+                        f"'emotion,pixels,Usage', got {shown!r}")
     if expect is not None and kind != expect:
         want = "label,feature" if expect == "train" else "id,feature"
         raise DataError(f"{path}: line 1: this is a {kind} file ({','.join(cols)}); expected '{want}'")

@@ -126,6 +126,26 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         os.replace(f"{self.stem}.last.json.tmp", f"{self.stem}.last.json")
 
 
+def _truncate_history(history_csv: str, epochs: int) -> None:
+    """Drop history rows past the checkpoint (a kill can land between the two writes)."""
+    import pandas as pd
+
+    if os.path.exists(history_csv):
+        h = pd.read_csv(history_csv)
+        h[h["epoch"] < epochs].to_csv(history_csv, index=False)
+
+
+def _best_so_far(history_csv: str, monitor: str):
+    """The best monitored value before a resume, so the best-model file is not overwritten
+    by a worse epoch after it."""
+    try:
+        import pandas as pd
+
+        return float(pd.read_csv(history_csv)[monitor].max())
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def _minutes_so_far(history_csv: str) -> float:
     try:
         import pandas as pd
@@ -194,19 +214,24 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
             model.load_weights(f"{stem}.last.keras")
             with open(f"{stem}.last.json") as f:
                 initial_epoch = json.load(f)["epoch"]
+            _truncate_history(f"{stem}.history.csv", initial_epoch)
             if verbose:
                 print(f"Resuming from {stem}.last.keras after epoch {initial_epoch} "
                       f"(optimizer step {int(model.optimizer.iterations.numpy())})")
 
     crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
     aug = augmenter(crop, seed=cfg.seed) if cfg.augment else None
-    ds_tr = train_dataset(x_tr, y_tr, cfg.batch_size, aug, seed=cfg.seed, label_smoothing=cfg.label_smoothing)
+    # A resumed run shuffles from a different seed, so it does not replay epoch 0's order.
+    ds_tr = train_dataset(x_tr, y_tr, cfg.batch_size, aug, seed=cfg.seed + initial_epoch,
+                          label_smoothing=cfg.label_smoothing)
     ds_va = eval_dataset(x_va, y_va) if len(va) else None
     monitor = "val_accuracy" if ds_va is not None else "accuracy"
 
     callbacks = [
         ElapsedMinutes(_minutes_so_far(f"{stem}.history.csv") if initial_epoch else 0.0),
-        keras.callbacks.ModelCheckpoint(out, monitor=monitor, mode="max", save_best_only=True, verbose=0),
+        keras.callbacks.ModelCheckpoint(out, monitor=monitor, mode="max", save_best_only=True, verbose=0,
+                                        initial_value_threshold=_best_so_far(f"{stem}.history.csv", monitor)
+                                        if initial_epoch else None),
         keras.callbacks.CSVLogger(f"{stem}.history.csv", append=resume and initial_epoch > 0),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience, verbose=verbose),
         ResumableCheckpoint(stem, cfg),
@@ -215,8 +240,13 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
                                                            patience=max(cfg.patience // 3, 2), verbose=verbose))
     start = time.time()
-    hist = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                     callbacks=callbacks, verbose=verbose, shuffle=False)
+    try:
+        hist = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                         callbacks=callbacks, verbose=verbose, shuffle=False)
+    except KeyboardInterrupt:
+        done = json.load(open(f"{stem}.last.json"))["epoch"] if os.path.exists(f"{stem}.last.json") else 0
+        raise KeyboardInterrupt(f"stopped; {done} epochs saved in {stem}.last.keras, continue with --resume") \
+            from None
     seconds = time.time() - start
     best = keras.models.load_model(out, compile=False) if os.path.exists(out) else model
     best.save(out)  # again without the optimizer state: half the size, same predictions
