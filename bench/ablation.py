@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ablation: the effect of input normalisation and of augmentation, same budget, same split.
 
-    python bench/ablation.py TRAIN_CSV [--epochs 8]
+    python bench/ablation.py TRAIN_CSV [--epochs 8] [--limit N]
 
 Trains vgg-bn four times for the same epoch budget on the same stratified split (seed 0,
 2,871 validation faces): full recipe, without augmentation, without input normalisation,
@@ -29,6 +29,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("train_csv")
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--limit", type=int, default=0, help="use only the first N faces of TRAIN_CSV (a cheaper budget)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "ablation"))
     args = p.parse_args()
     rows = []
@@ -36,6 +37,8 @@ def main():
         out = os.path.join(args.out, f"v{i}.h5")
         cmd = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--out", out,
                "--epochs", str(args.epochs), "--warmup-epochs", "1"] + extra
+        if args.limit:
+            cmd += ["--limit", str(args.limit), "--val-size", "0.1"]
         t = time.time()
         r = subprocess.run(cmd, capture_output=True, text=True)
         done = [l for l in r.stdout.splitlines() if l.startswith("DONE")]
@@ -47,8 +50,10 @@ def main():
         rows.append(f"| {name} | {' '.join(extra)} | {acc:.4f} | {train_acc:.4f} | {(time.time() - t) / 60:.1f} |")
         print(rows[-1], flush=True)
     table = "\n".join([
-        f"$ python bench/ablation.py TRAIN_CSV --epochs {args.epochs}",
-        f"vgg-bn, {args.epochs} epochs each (cosine schedule), seed 0, validation = 2,871 stratified faces of train",
+        f"$ python bench/ablation.py TRAIN_CSV --epochs {args.epochs}" + (f" --limit {args.limit}" if args.limit else ""),
+        f"vgg-bn, {args.epochs} epochs each (cosine schedule), seed 0, "
+        + (f"first {args.limit} faces of train, validation = 10% of them, stratified" if args.limit
+           else "validation = 2,871 stratified faces of train"),
         "",
         "| variant | options | val accuracy | final train accuracy | minutes |",
         "|---|---|---:|---:|---:|", *rows])

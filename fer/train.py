@@ -32,7 +32,7 @@ class Config:
     arch: str = "vgg-bn"
     epochs: int = 60
     batch_size: int = 128
-    val_size: float = 2871          # faces held out (10%), or a fraction below 1
+    val_size: float = 2871.0        # faces held out (10%), or a fraction below 1
     seed: int = 0
     optimizer: str = "sgd"          # sgd (Nesterov) | adam | adamw
     lr: float = 0.05
@@ -240,9 +240,13 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
                                                            patience=max(cfg.patience // 3, 2), verbose=verbose))
     start = time.time()
+    history = {}
+    if cfg.epochs <= initial_epoch:  # nothing to train (e.g. --epochs 0 --init M): evaluate M as it is
+        model.save(out)
     try:
-        hist = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                         callbacks=callbacks, verbose=verbose, shuffle=False)
+        if cfg.epochs > initial_epoch:
+            history = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                                callbacks=callbacks, verbose=verbose, shuffle=False).history
     except KeyboardInterrupt:
         done = json.load(open(f"{stem}.last.json"))["epoch"] if os.path.exists(f"{stem}.last.json") else 0
         raise KeyboardInterrupt(f"stopped; {done} epochs saved in {stem}.last.keras, continue with --resume") \
@@ -254,7 +258,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     if ds_va is not None:
         probs = best.predict(eval_dataset(x_va), verbose=0)
         val_acc = float(np.mean(np.argmax(probs, 1) == y_va))
-    epochs_run = len(hist.history.get("loss", [])) + initial_epoch
+    epochs_run = len(history.get("loss", [])) + initial_epoch
     with open(f"{stem}.config.json", "w") as f:  # what visualize.py needs to rebuild the split
         json.dump({"config": asdict(cfg), "command": " ".join(sys.argv), "n_train": len(x_tr),
                    "n_val": len(x_va), "val_accuracy": val_acc, "epochs_run": epochs_run,

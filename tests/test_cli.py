@@ -148,3 +148,56 @@ def test_distributed_training_on_two_logical_cpus(tmp_path, tiny_train):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Distributing over 2 devices" in r.stdout
     assert out.exists() and "DONE" in r.stdout.splitlines()[-1]
+
+
+BAD_INPUTS = {
+    "missing file": (None, "file not found"),
+    "empty file": (b"", "file is empty"),
+    "header only": (b"id,feature\n", "header only"),
+    "wrong header": (b"a,b\n1,2\n", "expected header"),
+    "short row": (b"id,feature\n0," + b"1 " * 2303 + b"\n", "line 2: row too short"),
+    "long row": (b"id,feature\n0," + b"1 " * 2305 + b"\n", "line 2: row too long"),
+    "non-integer pixel": (b"id,feature\n0,1.5 " + b"1 " * 2303 + b"\n", "line 2: unexpected character '.'"),
+    "out-of-range pixel": (b"id,feature\n0,999 " + b"1 " * 2303 + b"\n", "line 2: pixel 1 value 999 is out of range"),
+    "duplicate ids": (b"id,feature\n0," + b"1 " * 2304 + b"\n0," + b"2 " * 2304 + b"\n", "line 3: duplicate id 0"),
+    "truncated gz": ("truncated", "truncated gzip"),
+    "binary garbage": (bytes(range(256)) * 8, "line 1: expected header"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_predict_refuses_bad_input_with_one_line(tmp_path, case):
+    import gzip
+
+    content, needle = BAD_INPUTS[case]
+    path = tmp_path / "in.csv"
+    if content == "truncated":
+        data = gzip.compress(b"id,feature\n0," + b"1 " * 2304 + b"\n")
+        path.write_bytes(data[:40])
+    elif content is not None:
+        path.write_bytes(content)
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", str(path), str(out), "--model", "models/cnn.h5"])
+    _assert_clean_failure(r, out, "in.csv", needle)
+
+
+def test_predict_wrong_input_shape_model(tmp_path, tiny_test):
+    import keras
+
+    m = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(7)])
+    m.save(tmp_path / "rgb.h5")
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", tiny_test[0], str(out), "--model", str(tmp_path / "rgb.h5")])
+    _assert_clean_failure(r, out, "rgb.h5", "model expects input (32, 32, 3)")
+
+
+def test_visualize_all_writes_every_figure(tmp_path, trained_model, tiny_train):
+    out = tmp_path / "rep"
+    r = run([PY, "visualize.py", "all", "--model", trained_model, "--data", tiny_train[0], "--out", str(out),
+             "--filters", "8", "--steps", "10"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    names = sorted(os.listdir(out))
+    for part in ("curves", "confusion_matrix", "classification_report", "saliency_maps", "filter_patterns_conv2_1",
+                 "feature_maps_conv1_1", "model_summary_cnn"):
+        assert any(n.startswith(part) for n in names), (part, names)
+    assert r.stdout.strip().splitlines()[-1].startswith("DONE visualize all")

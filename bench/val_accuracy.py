@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Validation accuracy of the shipped models, alone and as ensembles, with and without flip TTA.
+
+    python bench/val_accuracy.py [--data ../shared/data/fer2013/train.csv.gz] [--model PATH ...]
+
+Uses the validation split recorded in the first model's .config.json (seed 0, 2,871
+faces for the shipped models): faces none of these models trained on. Also times
+hw3_test-style prediction of those faces. Writes bench/results_val_accuracy.md.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from fer import cli  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz"))
+    p.add_argument("--model", action="append")
+    args = p.parse_args()
+    paths = args.model or [os.path.join(ROOT, "models", m) for m in ("cnn.h5", "cnn_st.h5")
+                           if os.path.exists(os.path.join(ROOT, "models", m))]
+    import numpy as np
+
+    from fer.data import load_faces, stratified_split
+    from fer.predict import predict_proba
+
+    cfg = json.load(open(paths[0][:-3] + ".config.json"))["config"]
+    faces = load_faces(args.data, expect="train")
+    _, va = stratified_split(faces.labels, cfg["val_size"], cfg["seed"])
+    x, y = faces.x[va], faces.labels[va]
+    models = {os.path.basename(m): cli.load_model(m) for m in paths}
+    rows = []
+    for k in range(1, len(models) + 1):
+        for combo in itertools.combinations(models, k):
+            for tta in ("none", "flip"):
+                t = time.perf_counter()
+                acc = float(np.mean(predict_proba([models[c] for c in combo], x, tta=tta).argmax(1) == y))
+                rows.append(f"| {' + '.join(combo)} | {tta} | {acc:.4f} | {time.perf_counter() - t:.1f} |")
+                print(rows[-1], flush=True)
+    table = "\n".join([f"$ python bench/val_accuracy.py", f"validation split: {len(va)} faces of train "
+                       f"(stratified, seed {cfg['seed']})", "",
+                       "| models | TTA | val accuracy | seconds to predict |", "|---|---|---:|---:|", *rows])
+    with open(os.path.join(HERE, "results_val_accuracy.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
