@@ -31,10 +31,13 @@ def main():
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces of TRAIN_CSV (a cheaper budget)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "ablation"))
+    p.add_argument("--only", default="", help="comma-separated variant numbers (0-3) to run, default all")
+    p.add_argument("--results", default=os.path.join(HERE, "results_ablation.md"))
     args = p.parse_args()
     rows = []
-    for i, (name, extra) in enumerate(VARIANTS):
-        out = os.path.join(args.out, f"v{i}.h5")
+    chosen = [int(v) for v in args.only.split(",")] if args.only else range(len(VARIANTS))
+    for i, (name, extra) in [(i, VARIANTS[i]) for i in chosen]:
+        out = os.path.join(args.out, f"v{i}_e{args.epochs}.h5")
         cmd = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--out", out,
                "--epochs", str(args.epochs), "--warmup-epochs", "1"] + extra
         if args.limit:
@@ -50,14 +53,14 @@ def main():
         rows.append(f"| {name} | {' '.join(extra)} | {acc:.4f} | {train_acc:.4f} | {(time.time() - t) / 60:.1f} |")
         print(rows[-1], flush=True)
     table = "\n".join([
-        f"$ python bench/ablation.py TRAIN_CSV --epochs {args.epochs}" + (f" --limit {args.limit}" if args.limit else ""),
+        "$ python bench/ablation.py TRAIN_CSV " + " ".join(sys.argv[2:]),
         f"vgg-bn, {args.epochs} epochs each (cosine schedule), seed 0, "
         + (f"first {args.limit} faces of train, validation = 10% of them, stratified" if args.limit
            else "validation = 2,871 stratified faces of train"),
         "",
         "| variant | options | val accuracy | final train accuracy | minutes |",
         "|---|---|---:|---:|---:|", *rows])
-    with open(os.path.join(HERE, "results_ablation.md"), "w") as f:
+    with open(args.results, "w") as f:
         f.write(table + "\n")
     print(table)
 

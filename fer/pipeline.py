@@ -47,7 +47,9 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential
             images = aug(images, training=True)
         return (images,) + batch[1:]
 
-    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # One map call at a time: the augmentation layers draw from a seeded random state, and
+    # parallel calls would draw from it in a different order each run.
+    return ds.map(prepare, num_parallel_calls=1).prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 256) -> tf.data.Dataset:

@@ -155,6 +155,17 @@ def _minutes_so_far(history_csv: str) -> float:
         return 0.0
 
 
+def _deterministic_ops() -> None:
+    """Same seed, same result: ask TensorFlow for deterministic kernels (it raises if an op
+    has none). Must run before any op is executed, so it is skipped when that is too late."""
+    import tensorflow as tf
+
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except RuntimeError:
+        pass
+
+
 def stem_of(out: str) -> str:
     return out[:-3] if out.endswith(".h5") else out
 
@@ -185,6 +196,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     never to validation.
     """
     keras.utils.set_random_seed(cfg.seed)
+    _deterministic_ops()
     if cfg.precision != "float32":
         keras.mixed_precision.set_global_policy(cfg.precision)
     stem = stem_of(out)

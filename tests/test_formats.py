@@ -134,3 +134,23 @@ def test_kill_9_then_resume(tmp_path):
     # every finished epoch is kept once; at most the one in progress was lost
     assert list(hist["epoch"]) == list(range(done + 2))
     assert json.load(open(state))["epoch"] == done + 2
+
+
+def test_ctrl_c_stops_cleanly_after_saving(tmp_path):
+    x, y = random_faces(300)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    out = tmp_path / "c.h5"
+    proc = subprocess.Popen([PY, "train_cnn.py", train, "--out", str(out), "--batch-size", "16", "--val-size", "50",
+                             "--crop", "0", "--epochs", "30"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "c.last.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and not state.exists():
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("interrupted: stopped;") and "--resume" in lines[-1]
+    assert "Traceback" not in err
+    assert (tmp_path / "c.last.keras").exists() and json.load(open(state))["epoch"] >= 1
