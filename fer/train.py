@@ -14,7 +14,9 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -255,14 +257,29 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     history = {}
     if cfg.epochs <= initial_epoch:  # nothing to train (e.g. --epochs 0 --init M): evaluate M as it is
         model.save(out)
+    # Ctrl-C asks Keras to stop after the current step; the epoch-end callbacks then save
+    # the checkpoint, and only then do we stop. A second Ctrl-C stops at once.
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        model.stop_training = True
+        print("\nCtrl-C: stopping after this step and saving a checkpoint (again to quit now)", file=sys.stderr)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         if cfg.epochs > initial_epoch:
             history = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
                                 callbacks=callbacks, verbose=verbose, shuffle=False).history
-    except KeyboardInterrupt:
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
         done = json.load(open(f"{stem}.last.json"))["epoch"] if os.path.exists(f"{stem}.last.json") else 0
-        raise KeyboardInterrupt(f"stopped; {done} epochs saved in {stem}.last.keras, continue with --resume") \
-            from None
+        raise KeyboardInterrupt(f"stopped; {done} epochs saved in {stem}.last.keras, continue with --resume")
     seconds = time.time() - start
     best = keras.models.load_model(out, compile=False) if os.path.exists(out) else model
     best.save(out)  # again without the optimizer state: half the size, same predictions

@@ -94,7 +94,7 @@ def test_duplicate_ids(tmp_path):
     (b"", "file is empty"),
     (b"label,feature\n", "header only, no data rows"),
     (b"label,feature", "header only, no data rows"),
-    (b"emotion;pixels\n1;2 3\n", "line 1: expected header 'label,feature' or 'id,feature'"),
+    (b"emotion;pixels\n1;2 3\n", "line 1: expected header 'label,feature', 'id,feature' or 'emotion,pixels,Usage'"),
     (bytes(range(256)) * 4, "line 1: expected header"),
 ])
 def test_bad_files(tmp_path, content, message):
