@@ -128,33 +128,46 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         os.replace(f"{self.stem}.last.json.tmp", f"{self.stem}.last.json")
 
 
-def _truncate_history(history_csv: str, epochs: int) -> None:
-    """Drop history rows past the checkpoint (a kill can land between the two writes)."""
+def _read_history(history_csv: str):
+    """The per-epoch history written so far, or None (resume bookkeeping)."""
     import pandas as pd
 
-    if os.path.exists(history_csv):
-        h = pd.read_csv(history_csv)
-        h[h["epoch"] < epochs].to_csv(history_csv, index=False)
-
-
-def _best_so_far(history_csv: str, monitor: str):
-    """The best monitored value before a resume, so the best-model file is not overwritten
-    by a worse epoch after it."""
     try:
-        import pandas as pd
-
-        return float(pd.read_csv(history_csv)[monitor].max())
-    except (OSError, KeyError, ValueError):
+        return pd.read_csv(history_csv)
+    except (OSError, ValueError):
         return None
 
 
-def _minutes_so_far(history_csv: str) -> float:
-    try:
-        import pandas as pd
+def _truncate_history(history_csv: str, epochs: int) -> None:
+    """Drop history rows past the checkpoint (a kill can land between the two writes)."""
+    h = _read_history(history_csv)
+    if h is not None:
+        h[h["epoch"] < epochs].to_csv(history_csv, index=False)
 
-        return float(pd.read_csv(history_csv)["minutes"].iloc[-1])
-    except (OSError, KeyError, IndexError, ValueError):
-        return 0.0
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(model, stem: str):
+    """Ctrl-C asks Keras to stop after the current step; the epoch-end callbacks then save
+    the checkpoint, and only then do we stop. A second Ctrl-C stops at once."""
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        model.stop_training = True
+        print("\nCtrl-C: stopping after this step and saving a checkpoint (again to quit now)", file=sys.stderr)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    try:
+        yield
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        done = json.load(open(f"{stem}.last.json"))["epoch"] if os.path.exists(f"{stem}.last.json") else 0
+        raise KeyboardInterrupt(f"stopped; {done} epochs saved in {stem}.last.keras, continue with --resume")
 
 
 def _deterministic_ops() -> None:
@@ -241,11 +254,14 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     ds_va = eval_dataset(x_va, y_va) if len(va) else None
     monitor = "val_accuracy" if ds_va is not None else "accuracy"
 
+    # On resume: continue the clock, and keep the best model unless a later epoch beats it.
+    past = _read_history(f"{stem}.history.csv") if initial_epoch else None
+    past = past if past is not None and len(past) else None
     callbacks = [
-        ElapsedMinutes(_minutes_so_far(f"{stem}.history.csv") if initial_epoch else 0.0),
+        ElapsedMinutes(float(past["minutes"].iloc[-1]) if past is not None and "minutes" in past else 0.0),
         keras.callbacks.ModelCheckpoint(out, monitor=monitor, mode="max", save_best_only=True, verbose=0,
-                                        initial_value_threshold=_best_so_far(f"{stem}.history.csv", monitor)
-                                        if initial_epoch else None),
+                                        initial_value_threshold=float(past[monitor].max())
+                                        if past is not None and monitor in past else None),
         keras.callbacks.CSVLogger(f"{stem}.history.csv", append=resume and initial_epoch > 0),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience, verbose=verbose),
         ResumableCheckpoint(stem, cfg),
@@ -255,31 +271,12 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
                                                            patience=max(cfg.patience // 3, 2), verbose=verbose))
     start = time.time()
     history = {}
-    if cfg.epochs <= initial_epoch:  # nothing to train (e.g. --epochs 0 --init M): evaluate M as it is
-        model.save(out)
-    # Ctrl-C asks Keras to stop after the current step; the epoch-end callbacks then save
-    # the checkpoint, and only then do we stop. A second Ctrl-C stops at once.
-    interrupted = []
-
-    def on_sigint(signum, frame):
-        if interrupted:
-            raise KeyboardInterrupt
-        interrupted.append(True)
-        model.stop_training = True
-        print("\nCtrl-C: stopping after this step and saving a checkpoint (again to quit now)", file=sys.stderr)
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
-    try:
+    with _stop_on_ctrl_c(model, stem):
         if cfg.epochs > initial_epoch:
             history = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
                                 callbacks=callbacks, verbose=verbose, shuffle=False).history
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        done = json.load(open(f"{stem}.last.json"))["epoch"] if os.path.exists(f"{stem}.last.json") else 0
-        raise KeyboardInterrupt(f"stopped; {done} epochs saved in {stem}.last.keras, continue with --resume")
+        else:  # nothing to train (e.g. --epochs 0 --init M): evaluate M as it is
+            model.save(out)
     seconds = time.time() - start
     best = keras.models.load_model(out, compile=False) if os.path.exists(out) else model
     best.save(out)  # again without the optimizer state: half the size, same predictions
