@@ -37,12 +37,16 @@ def parse_args(argv=None):
     st.add_argument("--threshold", type=float, default=0.87, help="minimum top probability (default 0.87)")
     st.add_argument("--rounds", type=int, default=1, help="pseudo-label / retrain rounds (default 1)")
     st.add_argument("--self-train-epochs", type=int, default=15, help="epochs per round (default 15)")
-    st.add_argument("--cap", type=float, default=1.0,
-                    help="class c gets at most CAP x its labelled count of pseudo-labels (default 1; 0: no cap)")
+    st.add_argument("--cap", default="1",
+                    help="class c gets at most CAP x its labelled count of pseudo-labels (default 1; 0: no cap; "
+                         "'prior': no class above its labelled share of the faces that pass the threshold)")
     cli.add_run_options(p, Config())
     args = p.parse_args(argv)
     if args.arch not in ARCHITECTURES:
         p.error(f"--arch must be one of {', '.join(ARCHITECTURES)}")
+    for name in ("dropout", "rotation", "zoom", "shift"):
+        if getattr(args, name) < 0:
+            p.error(f"--{name} must be >= 0")
     return args
 
 
@@ -61,46 +65,6 @@ def make_strategy(cpu_devices: int = 0):
     return strategy
 
 
-def self_train(args, cfg, faces, supervised):
-    """Rounds of pseudo-labelling args.self_train and fine-tuning from the best model so far.
-    Each round's model is saved beside OUT; OUT ends as the best by validation accuracy."""
-    import dataclasses
-    import shutil
-
-    import numpy as np
-
-    from fer.data import CLASS_NAMES, load_faces
-    from fer.models import build_cnn
-    from fer.selftrain import pseudo_label
-    from fer.train import fit, split, stem_of
-
-    unlabelled = load_faces(args.self_train)
-    tr, _ = split(faces, cfg)
-    counts = np.bincount(faces.labels[tr], minlength=len(CLASS_NAMES))
-    best, best_path = supervised, args.out
-    stem = stem_of(args.out)
-    shutil.copy(args.out, f"{stem}.supervised.h5")
-    # fine-tuning: a short cosine schedule from a lower peak, no warm-up
-    round_cfg = dataclasses.replace(cfg, epochs=args.self_train_epochs, lr=cfg.lr / 5, warmup_epochs=0)
-    for r in range(1, args.rounds + 1):
-        pl = pseudo_label(best.model, unlabelled.x, args.threshold, counts, cap=args.cap)
-        per = ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, pl.per_class()))
-        print(f"self-training round {r}: {len(pl.index)} of {len(unlabelled)} unlabelled faces "
-              f"pseudo-labelled at p >= {args.threshold} (cap {args.cap} x labelled count): {per}")
-        out = f"{stem}.selftrain{r}.h5"
-        res = fit(lambda: build_cnn(cfg.arch), faces, round_cfg, out, init=best_path,
-                  extra_train=(unlabelled.x[pl.index], pl.labels))
-        print(f"round {r}: val_accuracy {res.val_accuracy:.4f} (before: {best.val_accuracy:.4f})")
-        if res.val_accuracy > best.val_accuracy:
-            best, best_path = res, out
-    if best_path != args.out:
-        shutil.copy(best_path, args.out)
-    print(f"self-training: supervised {supervised.val_accuracy:.4f} -> best {best.val_accuracy:.4f} "
-          f"({os.path.basename(best_path)} saved as {args.out})")
-    best.seconds += supervised.seconds
-    return best
-
-
 def main(argv=None):
     args = parse_args(argv)
     cli.quiet_tensorflow()
@@ -115,17 +79,27 @@ def main(argv=None):
         raise cli.UsageError(f"{args.init}: --init model file not found")
     if args.self_train and not 0 <= args.threshold <= 1:
         raise cli.UsageError(f"--threshold {args.threshold}: must be in [0, 1]")
+    from fer.selftrain import parse_cap
+    try:
+        args.cap = parse_cap(args.cap)
+    except ValueError:
+        raise cli.UsageError(f"--cap {args.cap}: must be a number >= 0 or 'prior'") from None
     faces = load_faces(args.train_csv, expect="train")
     if args.limit:
         faces.x, faces.labels = faces.x[: args.limit], faces.labels[: args.limit]
+    unlabelled = load_faces(args.self_train) if args.self_train else None  # a bad file fails before training
 
-    model = build_cnn(cfg.arch)
+    model = build_cnn(cfg.arch, cfg.dropout)
     print(f"{cfg.arch}: {trainable_params(model):,} trainable parameters; {len(faces):,} labelled faces")
-    res = fit(lambda: build_cnn(cfg.arch), faces, cfg, args.out, resume=args.resume, init=args.init,
+    res = fit(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, args.out, resume=args.resume, init=args.init,
               strategy=strategy)
     print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
     if args.self_train:
-        res = self_train(args, cfg, faces, res)
+        from fer.selftrain import self_train
+
+        res, _ = self_train(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, unlabelled.x, res, args.out,
+                            rounds=args.rounds, threshold=args.threshold, cap=args.cap,
+                            epochs=args.self_train_epochs)
     print(f"DONE {args.out}: val_accuracy={res.val_accuracy:.4f} epochs={res.epochs_run} "
           f"time={res.seconds / 60:.1f} min ({res.images_per_second:.0f} img/s incl. validation)")
 

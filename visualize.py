@@ -43,14 +43,33 @@ def validation_split(args):
     return faces.x[va], faces.labels[va], va
 
 
-def cmd_curves(args):
+def init_chain(model_path):
+    """[(label, history CSV, epochs before it)] for a model and the --init models it
+    continued from, as recorded in the .config.json files, oldest first."""
+    chain, path = [], model_path
+    while path and os.path.exists(stem(path) + ".history.csv") and path not in [p for p, _ in chain]:
+        chain.insert(0, (path, stem(path) + ".history.csv"))
+        try:
+            path = json.load(open(stem(path) + ".config.json")).get("init")
+        except (OSError, ValueError):
+            path = None
+    import pandas as pd
+
+    out, before = [], 0
+    for path, csv in chain:
+        out.append((os.path.basename(stem(path)), csv, before))
+        before += len(pd.read_csv(csv))
+    return out
+
+
+def cmd_curves(args, offsets=None):
     from fer.explain import plot_curves
 
     hist = {os.path.basename(stem(h)).removesuffix(".history"): h for h in args.history}
     for h in args.history:
         if not os.path.exists(h):
             raise cli.UsageError(f"{h}: history file not found")
-    return [plot_curves(hist, os.path.join(args.out, "curves.png"))]
+    return [plot_curves(hist, os.path.join(args.out, "curves.png"), offsets)]
 
 
 def cmd_confusion(args, val=None):
@@ -138,10 +157,12 @@ def cmd_summary(args):
 def cmd_all(args):
     val = validation_split(args)
     out = []
-    histories = [stem(p) + ".history.csv" for p in (args.model, args.dnn) if p]
-    args.history = [h for h in histories if os.path.exists(h)]
+    # the model's curves continue those of the models it was --init'ed from
+    chain = init_chain(args.model)
+    extra = [m for m in (args.also or []) + [args.dnn] if m and os.path.exists(stem(m) + ".history.csv")]
+    args.history = [csv for _, csv, _ in chain] + [stem(m) + ".history.csv" for m in extra]
     if args.history:
-        out += cmd_curves(args)
+        out += cmd_curves(args, {label: before for label, _, before in chain})
     out += cmd_confusion(args, val)
     out += cmd_saliency(args, val)
     out += cmd_ascent(args)
@@ -168,6 +189,7 @@ def parse_args(argv=None):
 
     s = add("all", data=True, help="every figure and table")
     s.add_argument("--dnn", help="the dense baseline (.h5), for curves and summary")
+    s.add_argument("--also", action="append", help="another model whose training curves to plot")
     s.add_argument("--rows", type=int, nargs="*")
     s.add_argument("--layer", help="layer for gradient ascent (default: the second convolution)")
     s.add_argument("--filters", type=int, default=0, help="how many filters (default all)")

@@ -12,6 +12,7 @@ bench/results_repeatability.md.
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ def main():
     args = p.parse_args()
     base = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--limit", str(args.limit),
             "--val-size", "0.1", "--epochs", str(args.epochs), "--warmup-epochs", "1"]
+    shutil.rmtree(args.out, ignore_errors=True)  # a stale checkpoint would be resumed or killed at once
     acc = {}
     for name in ("A", "B"):
         r = subprocess.run(base + ["--out", os.path.join(args.out, f"{name}.h5")], capture_output=True, text=True)

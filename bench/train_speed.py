@@ -51,7 +51,7 @@ def main():
         keras.utils.set_random_seed(0)
         cfg = Config(arch=arch, optimizer=opt, lr=lr, crop=crop, precision=precision)
         model = compile_model(build_cnn(arch), cfg, steps_per_epoch=100)
-        ds = train_dataset(x, y, args.batch_size, augmenter(crop), seed=0).repeat()
+        ds = train_dataset(x, y, args.batch_size, augmenter(crop), seed=0, epochs=1000)
         model.fit(ds.take(5), epochs=1, verbose=0)
         t = time.perf_counter()
         model.fit(ds.take(args.steps), epochs=1, verbose=0)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Validation accuracy of the shipped models, alone and as ensembles, with and without flip TTA.
+"""Validation accuracy of the shipped models, alone and as ensembles, with each TTA mode.
 
     python bench/val_accuracy.py [--data ../shared/data/fer2013/train.csv.gz] [--model PATH ...]
 
@@ -26,6 +26,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz"))
     p.add_argument("--model", action="append")
+    p.add_argument("--tta", default="none,flip,center,crops", help="TTA modes to compare (comma-separated)")
     args = p.parse_args()
     paths = args.model or [os.path.join(ROOT, "models", m) for m in ("cnn.h5", "cnn_st.h5")
                            if os.path.exists(os.path.join(ROOT, "models", m))]
@@ -42,7 +43,7 @@ def main():
     rows = []
     for k in range(1, len(models) + 1):
         for combo in itertools.combinations(models, k):
-            for tta in ("none", "flip"):
+            for tta in args.tta.split(","):
                 t = time.perf_counter()
                 acc = float(np.mean(predict_proba([models[c] for c in combo], x, tta=tta).argmax(1) == y))
                 rows.append(f"| {' + '.join(combo)} | {tta} | {acc:.4f} | {time.perf_counter() - t:.1f} |")

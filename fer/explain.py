@@ -33,13 +33,14 @@ def _save(fig, path: str) -> str:
 
 
 # ---------------------------------------------------------------- training curves
-def plot_curves(histories: dict[str, str], path: str) -> str:
+def plot_curves(histories: dict[str, str], path: str, offsets: dict[str, int] | None = None) -> str:
     """Accuracy and loss per epoch, training (dashed) and validation (solid), one colour
-    per model. histories: {label: history CSV path}."""
+    per model. histories: {label: history CSV path}; offsets: {label: epochs trained
+    before this history began} (a run continued from another with --init)."""
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
     for (label, csv), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         h = pd.read_csv(csv)
-        epochs = h["epoch"] + 1
+        epochs = h["epoch"] + 1 + (offsets or {}).get(label, 0)
         for ax, key in ((ax_acc, "accuracy"), (ax_loss, "loss")):
             ax.plot(epochs, h[key], "--", color=colour, label=f"{label} train")
             if f"val_{key}" in h:

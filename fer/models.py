@@ -66,19 +66,30 @@ def vgg_bn(widths=(32, 64, 128, 256), convs=(1, 2, 2, 2), dropout=(0.1, 0.2, 0.3
     return keras.Model(inputs, outputs, name="vgg_bn")
 
 
+def _vgg_bn_scaled(scale: float = 1.0, **kw) -> keras.Model:
+    """vgg_bn with its dropout rates (0.1/0.2/0.3/0.4 after the stages, 0.4 before the
+    classifier) multiplied by `scale`."""
+    return vgg_bn(dropout=tuple(min(r * scale, 0.9) for r in (0.1, 0.2, 0.3, 0.4)),
+                  head_dropout=min(0.4 * scale, 0.9), **kw)
+
+
+# Each builder takes a multiplier of its dropout rates (1: as designed). Dropout has no
+# weights, so a model saved with one scale loads into a builder with another (--init).
 ARCHITECTURES = {
-    "vgg-report": vgg_report,
-    "vgg-bn": vgg_bn,
-    "vgg-bn-wide": lambda: vgg_bn(widths=(48, 96, 192, 384)),
+    "vgg-report": lambda scale=1.0: vgg_report(dropout=min(0.25 * scale, 0.9)),
+    "vgg-bn": _vgg_bn_scaled,
+    "vgg-bn-wide": lambda scale=1.0: _vgg_bn_scaled(scale, widths=(48, 96, 192, 384)),
     # for the normalisation ablation: raw 0-255 input (batch norm still follows each conv)
-    "vgg-bn-raw": lambda: vgg_bn(normalise=False),
+    "vgg-bn-raw": lambda scale=1.0: _vgg_bn_scaled(scale, normalise=False),
 }
 
 
-def build_cnn(arch: str) -> keras.Model:
+def build_cnn(arch: str, dropout_scale: float = 1.0) -> keras.Model:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[arch]()
+    if not 0 <= dropout_scale:
+        raise ValueError(f"dropout scale must be >= 0, got {dropout_scale}")
+    return ARCHITECTURES[arch](dropout_scale)
 
 
 def dnn_params(hidden: int, depth: int, n_in: int = IMG_SIZE * IMG_SIZE) -> int:

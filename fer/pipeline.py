@@ -15,41 +15,74 @@ from .data import NUM_CLASSES
 
 def augmenter(crop: int, rotation_deg: float = 10.0, zoom: float = 0.1, shift: float = 0.1,
               seed: int = 0) -> Sequential:
-    """Horizontal flip, small rotation, zoom and shift, then a random `crop` x `crop` window
-    (a crop of 48 means no cropping)."""
-    steps = [
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(rotation_deg / 360.0, fill_mode="nearest", seed=seed + 1),
-        layers.RandomZoom(zoom, fill_mode="nearest", seed=seed + 2),
-        layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed + 3),
-    ]
+    """Horizontal flip, small rotation, zoom and shift (each left out when its strength is 0),
+    then a random `crop` x `crop` window (a crop of 0 or 48 means no cropping)."""
+    steps = [layers.RandomFlip("horizontal", seed=seed)]
+    if rotation_deg:
+        steps.append(layers.RandomRotation(rotation_deg / 360.0, fill_mode="nearest", seed=seed + 1))
+    if zoom:
+        steps.append(layers.RandomZoom(zoom, fill_mode="nearest", seed=seed + 2))
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed + 3))
     if crop:
         steps.append(layers.RandomCrop(crop, crop, seed=seed + 4))
     return Sequential(steps, name="augment")
 
 
 def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential | None,
-                  seed: int = 0, label_smoothing: float = 0.0, sample_weight=None) -> tf.data.Dataset:
-    """Shuffled, augmented, one-hot (optionally smoothed) batches, prefetched.
+                  seed: int = 0, label_smoothing: float = 0.0, sample_weight=None,
+                  first_epoch: int = 0, epochs: int = 1) -> tf.data.Dataset:
+    """Shuffled, augmented, one-hot (optionally smoothed) batches for epochs
+    `first_epoch` .. `epochs - 1`, one stream of `len(x) // batch_size` batches per epoch
+    (pass that as `steps_per_epoch`).
 
+    Every random draw is a function of (seed, epoch, batch) alone: the epoch's order comes
+    from a stateless shuffle, and the augmentation layers are reseeded before each batch.
+    So a run resumed at epoch k sees exactly the batches an uninterrupted run sees from k.
     The uint8 faces stay uint8 in memory (28k faces = 66 MB) and are cast per batch.
     """
+    n = len(x)
+    steps = n // batch_size
     onehot = np.eye(NUM_CLASSES, dtype=np.float32)[y]
     if label_smoothing:
         onehot = onehot * (1 - label_smoothing) + label_smoothing / NUM_CLASSES
-    parts = (x, onehot) if sample_weight is None else (x, onehot, sample_weight.astype(np.float32))
-    ds = tf.data.Dataset.from_tensor_slices(parts)
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True)
+    tables = [tf.constant(x), tf.constant(onehot)]
+    if sample_weight is not None:
+        tables.append(tf.constant(sample_weight.astype(np.float32)))
 
-    def prepare(*batch):
-        images = tf.cast(batch[0], tf.float32)
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, epoch]))
+        batches = tf.reshape(order[: steps * batch_size], [steps, batch_size])
+        return tf.data.Dataset.from_tensor_slices((batches, epoch * steps + tf.range(steps, dtype=tf.int64)))
+
+    generators = seed_generators(aug) if aug is not None else []
+
+    def prepare(idx, counter):
+        images = tf.cast(tf.gather(tables[0], idx), tf.float32)
         if aug is not None:
+            reseed(generators, counter)
             images = aug(images, training=True)
-        return (images,) + batch[1:]
+        return (images,) + tuple(tf.gather(t, idx) for t in tables[1:])
 
-    # One map call at a time: the augmentation layers draw from a seeded random state, and
-    # parallel calls would draw from it in a different order each run.
+    ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch)).flat_map(epoch_batches)
+    # One map call at a time: reseeding and drawing must not interleave between batches.
     return ds.map(prepare, num_parallel_calls=1).prefetch(tf.data.AUTOTUNE)
+
+
+def seed_generators(layer) -> list:
+    """(generator, its base seed) for every random generator inside `layer`, read eagerly."""
+    gens = []
+    for sub in [layer, *layer._flatten_layers(include_self=False)]:
+        gens += [(g, int(g.state.numpy()[0])) for g in getattr(sub, "_seed_generators", [])]
+    return gens
+
+
+def reseed(generators, counter) -> None:
+    """Set each generator to (its base seed, `counter`): the draws that follow depend on the
+    counter only, not on how many draws came before (works eagerly and inside tf.data)."""
+    for gen, base in generators:
+        gen.state.assign(tf.stack([tf.constant(base, gen.state.dtype),
+                                   tf.cast(counter, gen.state.dtype) * 1024]))
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 256) -> tf.data.Dataset:

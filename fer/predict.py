@@ -6,19 +6,42 @@ import numpy as np
 
 from .data import write_csv_atomic
 
-TTA_MODES = ("none", "flip")
+TTA_MODES = ("none", "flip", "center", "crops")
+TRAIN_CROP = 40  # the training crop side: "center" frames the face as training did
+TTA_CROP = 44    # "crops": windows a little larger than the training crops
+
+
+def _windows(face: np.ndarray, side: int, corners: bool) -> list[np.ndarray]:
+    o = face.shape[1] - side
+    spots = [(o // 2, o // 2)] + ([(0, 0), (0, o), (o, 0), (o, o)] if corners else [])
+    return [face[:, i:i + side, j:j + side, :] for i, j in spots]
+
+
+def tta_views(x: np.ndarray, tta: str) -> list[np.ndarray]:
+    """The views of each face whose predictions are averaged, each with its mirror image
+    (except "none"): "flip", the whole face; "center", the centre 40x40 window (the framing
+    of the training crops); "crops", the centre and four corner 44x44 windows (10 views).
+    The models are fully convolutional, so they take any window size."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"unknown tta {tta!r}; choose from {', '.join(TTA_MODES)}")
+    face = x.astype(np.float32)
+    if tta == "none":
+        return [face]
+    if tta == "flip":
+        views = [face]
+    elif tta == "center":
+        views = _windows(face, TRAIN_CROP, corners=False)
+    else:
+        views = _windows(face, TTA_CROP, corners=True)
+    return [w for v in views for w in (v, v[:, :, ::-1, :])]
 
 
 def predict_proba(models, x: np.ndarray, tta: str = "flip", batch_size: int = 512) -> np.ndarray:
-    """Mean softmax over `models` (and over the mirrored face when tta == "flip").
+    """Mean softmax over `models` and over the test-time views of each face (`tta_views`).
 
     x: uint8 or float faces (N, 48, 48, 1). Returns float32 (N, 7).
     """
-    if tta not in TTA_MODES:
-        raise ValueError(f"unknown tta {tta!r}; choose from {', '.join(TTA_MODES)}")
-    views = [x.astype(np.float32)]
-    if tta == "flip":
-        views.append(views[0][:, :, ::-1, :])
+    views = tta_views(x, tta)
     total = None
     for model in models:
         for v in views:

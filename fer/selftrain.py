@@ -4,8 +4,11 @@ After supervised training, each round predicts the unlabelled faces, keeps those
 top probability reaches `threshold`, and trains on labelled + pseudo-labelled faces.
 Guard against the usual failure, the majority class (Happy) swallowing the pseudo-labels:
 class c may receive at most `cap` x (its count among the labelled training faces)
-pseudo-labels, the most confident ones, so the pseudo-labels can never be more skewed than
-the labelled data. Validation faces are never pseudo-labelled or trained on.
+pseudo-labels, the most confident ones. With cap="prior", no class may take more than its
+labelled share of all the faces that passed the threshold: the classes the model is most
+sure of (Happy, Surprise) are cut back to their share, the others keep every face that
+passed, so the pseudo-labels are never more skewed than the labelled data. Validation
+faces are never pseudo-labelled or trained on.
 """
 
 from __future__ import annotations
@@ -29,25 +32,93 @@ class PseudoLabels:
         return np.bincount(self.labels, minlength=NUM_CLASSES)
 
 
+def parse_cap(text: str) -> float | str:
+    """The --cap option: a number (0: no cap) or "prior"."""
+    if text == "prior":
+        return text
+    value = float(text)
+    if value < 0:
+        raise ValueError(f"cap must be >= 0 or 'prior', got {text}")
+    return value
+
+
 def select_pseudo_labels(probs: np.ndarray, threshold: float, labelled_counts: np.ndarray,
-                         cap: float = 1.0) -> PseudoLabels:
+                         cap: float | str = 1.0) -> PseudoLabels:
     """Faces whose top probability >= threshold, at most cap x labelled_counts[c] per class
-    (the most confident first). cap <= 0 disables the cap."""
+    (the most confident first). cap <= 0 disables the cap; with "prior", class c keeps at
+    most (its share of the labelled faces) x (all faces above the threshold)."""
     conf = probs.max(axis=1)
     pred = probs.argmax(axis=1)
     above = np.bincount(pred[conf >= threshold], minlength=NUM_CLASSES)
+    if cap == "prior":
+        limit = np.floor(labelled_counts / max(labelled_counts.sum(), 1) * above.sum()).astype(int)
+    elif cap > 0:
+        limit = (cap * np.asarray(labelled_counts)).astype(int)
+    else:
+        limit = above
     keep = []
     for c in range(NUM_CLASSES):
         idx = np.flatnonzero((pred == c) & (conf >= threshold))
         idx = idx[np.argsort(-conf[idx], kind="stable")]
-        if cap > 0:
-            idx = idx[: int(cap * labelled_counts[c])]
+        idx = idx[: limit[c]]
         keep.append(idx)
     index = np.sort(np.concatenate(keep)).astype(np.int64)
     return PseudoLabels(index, pred[index], conf[index], above)
 
 
 def pseudo_label(model, x_unlabelled: np.ndarray, threshold: float, labelled_counts: np.ndarray,
-                 cap: float = 1.0, tta: str = "flip") -> PseudoLabels:
+                 cap: float | str = 1.0, tta: str = "flip") -> PseudoLabels:
     probs = predict_proba([model], x_unlabelled, tta=tta)
     return select_pseudo_labels(probs, threshold, labelled_counts, cap)
+
+
+def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: str, rounds: int = 1,
+               threshold: float = 0.87, cap: float | str = 1.0, epochs: int = 15,
+               train_subset: np.ndarray | None = None, images_per_round: int = 0, verbose: int = 1):
+    """Rounds of pseudo-labelling `x_unlabelled` and fine-tuning from the best model so far
+    (`supervised` is the fit() Result saved at `out`). Each round's model is saved beside
+    `out` as STEM.selftrainR.h5, and `out` ends as the best by validation accuracy.
+    images_per_round: if set, each round trains for about this many images (epochs sized
+    to the labelled + pseudo-labelled count) instead of `epochs` epochs: the same compute
+    per round whatever the number of labels.
+    Returns (best Result, [per-round dicts with the pseudo-labels' index and labels])."""
+    import dataclasses
+    import os
+    import shutil
+
+    from .data import CLASS_NAMES
+    from .train import fit, split, stem_of
+
+    tr, _ = split(faces, cfg)
+    if train_subset is not None:
+        tr = tr[train_subset]
+    counts = np.bincount(faces.labels[tr], minlength=NUM_CLASSES)
+    best, best_path = supervised, out
+    stem = stem_of(out)
+    shutil.copy(out, f"{stem}.supervised.h5")
+    # fine-tuning: a short cosine schedule from a lower peak, no warm-up
+    round_cfg = dataclasses.replace(cfg, epochs=epochs, lr=cfg.lr / 5, warmup_epochs=0)
+    log = []
+    for r in range(1, rounds + 1):
+        pl = pseudo_label(best.model, x_unlabelled, threshold, counts, cap=cap)
+        per = ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, pl.per_class()))
+        print(f"self-training round {r}: {len(pl.index)} of {len(x_unlabelled)} unlabelled faces "
+              f"pseudo-labelled at p >= {threshold} (cap: {cap}): {per}", flush=True)
+        round_out = f"{stem}.selftrain{r}.h5"
+        if images_per_round:
+            n = int(counts.sum()) + len(pl.index)
+            round_cfg = dataclasses.replace(round_cfg, epochs=max(1, round(images_per_round / n)))
+        res = fit(model_fn, faces, round_cfg, round_out, init=best_path, train_subset=train_subset,
+                  extra_train=(x_unlabelled[pl.index], pl.labels), verbose=verbose)
+        print(f"round {r}: val_accuracy {res.val_accuracy:.4f} (before: {best.val_accuracy:.4f})", flush=True)
+        log.append({"round": r, "pseudo_labels": len(pl.index), "per_class": pl.per_class().tolist(),
+                    "epochs": round_cfg.epochs, "val_accuracy": res.val_accuracy, "seconds": res.seconds, "index": pl.index,
+                    "labels": pl.labels})
+        if res.val_accuracy > best.val_accuracy:
+            best, best_path = res, round_out
+    if best_path != out:
+        shutil.copy(best_path, out)
+    print(f"self-training: supervised {supervised.val_accuracy:.4f} -> best {best.val_accuracy:.4f} "
+          f"({os.path.basename(best_path)} saved as {out})", flush=True)
+    best.seconds = supervised.seconds + sum(r["seconds"] for r in log)
+    return best, log

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from .data import Faces, stratified_split
-from .pipeline import augmenter, eval_dataset, train_dataset
+from .pipeline import augmenter, eval_dataset, reseed, seed_generators, train_dataset
 
 
 @dataclass
@@ -44,6 +44,10 @@ class Config:
     label_smoothing: float = 0.1
     crop: int = 40                  # random crop side for training; 0 or 48: none
     augment: bool = True
+    rotation: float = 10.0          # augmentation: max rotation, degrees
+    zoom: float = 0.1               # augmentation: max zoom, fraction
+    shift: float = 0.0              # augmentation: max shift, fraction of the side (on top of the crop)
+    dropout: float = 0.5            # multiplies the architecture's dropout rates
     patience: int = 15              # early stopping on validation accuracy
     precision: str = "float32"      # float32 | mixed_bfloat16
     extra: dict = field(default_factory=dict)
@@ -107,6 +111,17 @@ class ElapsedMinutes(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["minutes"] = self.offset + (time.time() - self.start) / 60
+
+
+class ReseedDropout(keras.callbacks.Callback):
+    """Dropout draws its masks from generators whose state a checkpoint does not keep; set
+    them from the epoch number, so a resumed epoch draws the masks an uninterrupted one does."""
+
+    def on_train_begin(self, logs=None):
+        self.generators = seed_generators(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reseed(self.generators, epoch)
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -204,11 +219,13 @@ def split(faces: Faces, cfg: Config):
 
 def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, init: str | None = None,
         extra_train: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 1,
-        strategy=None) -> Result:
+        strategy=None, callbacks: tuple = (), train_subset: np.ndarray | None = None) -> Result:
     """Train `model_fn()` on `faces` with the recipe in `cfg`; save the best model to `out`.
 
     extra_train: (x, y) added to the training part only (e.g. pseudo-labelled faces),
-    never to validation.
+    never to validation. callbacks: more Keras callbacks, run after the recipe's own.
+    train_subset: positions within the training part to train on (the rest go unused, e.g.
+    faces whose labels an experiment hides); validation is unchanged.
     """
     keras.utils.set_random_seed(cfg.seed)
     _deterministic_ops()
@@ -218,6 +235,8 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
     tr, va = split(faces, cfg)
+    if train_subset is not None:
+        tr = tr[train_subset]
     x_tr, y_tr = faces.x[tr], faces.labels[tr]
     if extra_train is not None:
         x_tr = np.concatenate([x_tr, extra_train[0]])
@@ -247,10 +266,11 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
                       f"(optimizer step {int(model.optimizer.iterations.numpy())})")
 
     crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
-    aug = augmenter(crop, seed=cfg.seed) if cfg.augment else None
-    # A resumed run shuffles from a different seed, so it does not replay epoch 0's order.
-    ds_tr = train_dataset(x_tr, y_tr, cfg.batch_size, aug, seed=cfg.seed + initial_epoch,
-                          label_smoothing=cfg.label_smoothing)
+    aug = augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed) if cfg.augment else None
+    # Shuffle order and augmentation are functions of (seed, epoch, batch), so a resumed run
+    # sees the same batches from `initial_epoch` on as an uninterrupted one.
+    ds_tr = train_dataset(x_tr, y_tr, cfg.batch_size, aug, seed=cfg.seed, label_smoothing=cfg.label_smoothing,
+                          first_epoch=initial_epoch, epochs=cfg.epochs)
     ds_va = eval_dataset(x_va, y_va) if len(va) else None
     monitor = "val_accuracy" if ds_va is not None else "accuracy"
 
@@ -265,6 +285,8 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         keras.callbacks.CSVLogger(f"{stem}.history.csv", append=resume and initial_epoch > 0),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience, verbose=verbose),
         ResumableCheckpoint(stem, cfg),
+        ReseedDropout(),
+        *callbacks,
     ]
     if cfg.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
@@ -274,9 +296,10 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     with _stop_on_ctrl_c(model, stem):
         if cfg.epochs > initial_epoch:
             history = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                                callbacks=callbacks, verbose=verbose, shuffle=False).history
-        else:  # nothing to train (e.g. --epochs 0 --init M): evaluate M as it is
-            model.save(out)
+                                steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
+                                shuffle=False).history
+        elif not (resume and os.path.exists(out)):  # nothing to train (e.g. --epochs 0 --init M): M as it is
+            model.save(out)                           # (a finished run resumed keeps its best model)
     seconds = time.time() - start
     best = keras.models.load_model(out, compile=False) if os.path.exists(out) else model
     best.save(out)  # again without the optimizer state: half the size, same predictions
@@ -286,7 +309,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         val_acc = float(np.mean(np.argmax(probs, 1) == y_va))
     epochs_run = len(history.get("loss", [])) + initial_epoch
     with open(f"{stem}.config.json", "w") as f:  # what visualize.py needs to rebuild the split
-        json.dump({"config": asdict(cfg), "command": " ".join(sys.argv), "n_train": len(x_tr),
+        json.dump({"config": asdict(cfg), "command": " ".join(sys.argv), "init": init, "n_train": len(x_tr),
                    "n_val": len(x_va), "val_accuracy": val_acc, "epochs_run": epochs_run,
                    "seconds_this_run": round(seconds, 1)}, f, indent=1)
     speed = steps * cfg.batch_size * (epochs_run - initial_epoch) / max(seconds, 1e-9)

@@ -1,5 +1,6 @@
 """The command-line scripts as a user runs them: exit codes, one-line errors, outputs."""
 
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,33 @@ def trained_model(tmp_path_factory):
     assert "train 56 / validation 14 faces" in r.stdout
     assert out.exists() and (d / "models" / "cnn.history.csv").exists()
     return str(out)
+
+
+def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path):
+    x, y = random_faces(70)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    models = tmp_path / "m"
+    cmd = ["bash", os.path.join(ROOT, "train_shipped.sh"), train, "--epochs", "1", "--batch-size", "16",
+           "--val-size", "14"]
+    r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("DONE") == 3
+    for name in ("cnn_stage1", "cnn", "cnn2"):
+        assert (models / f"{name}.h5").exists() and (models / f"{name}.history.csv").exists(), name
+    stage2 = json.load(open(models / "cnn.config.json"))
+    assert stage2["config"]["dropout"] == 0.5 and stage2["config"]["lr"] == 0.02
+    assert json.load(open(models / "cnn_stage1.config.json"))["config"]["dropout"] == 1.0
+    import keras
+
+    weights = lambda n: keras.models.load_model(models / f"{n}.h5", compile=False).get_weights()
+    before = {n: weights(n) for n in ("cnn", "cnn2")}
+    r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})  # all finished: nothing is retrained
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Resuming" in r.stdout
+    for n, w in before.items():
+        assert len(pd.read_csv(models / f"{n}.history.csv")) == 1
+        for a, b in zip(w, weights(n)):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_hw3_test_writes_submission_in_input_order(tmp_path, tiny_test, trained_model):

@@ -107,3 +107,29 @@ def test_pick_faces_one_right_one_wrong_per_class():
     picks = explain.pick_faces(y, pred)
     assert len(picks) == 14
     assert sorted(y[picks].tolist()) == sorted(list(range(7)) * 2)
+
+
+def test_curves_of_a_continued_run_follow_the_run_it_started_from(tmp_path):
+    import json
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import visualize
+
+    def run(name, epochs, init=None):
+        pd.DataFrame({"epoch": range(epochs), "accuracy": 0.5, "loss": 1.0, "val_accuracy": 0.5,
+                      "val_loss": 1.0}).to_csv(tmp_path / f"{name}.history.csv", index=False)
+        json.dump({"command": "train_cnn.py", "init": init}, open(tmp_path / f"{name}.config.json", "w"))
+        return str(tmp_path / f"{name}.h5")
+
+    first = run("a", 6)
+    second = run("b", 4, init=first)
+    third = run("c", 3, init=second)
+    assert visualize.init_chain(third) == [("a", str(tmp_path / "a.history.csv"), 0),
+                                           ("b", str(tmp_path / "b.history.csv"), 6),
+                                           ("c", str(tmp_path / "c.history.csv"), 10)]
+    loop = run("d", 2, init=str(tmp_path / "d.h5"))  # a run that names itself stops the chain
+    assert [label for label, _, _ in visualize.init_chain(loop)] == ["d"]
+    path = explain.plot_curves({"a": str(tmp_path / "a.history.csv"), "b": str(tmp_path / "b.history.csv")},
+                               str(tmp_path / "curves.png"), {"b": 6})
+    assert os.path.getsize(path) > 10_000

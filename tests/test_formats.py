@@ -113,27 +113,37 @@ def test_predict_on_image_files(tmp_path):
     assert list(df["label"]) == list(probs.argmax(1))
 
 
-def test_kill_9_then_resume(tmp_path):
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     x, y = random_faces(300)
     train = write_csv(tmp_path / "train.csv", x, y)
-    out = tmp_path / "k.h5"
-    cmd = [PY, "train_cnn.py", train, "--out", str(out), "--batch-size", "16", "--val-size", "50", "--crop", "0"]
-    proc = subprocess.Popen(cmd + ["--epochs", "30"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    epochs = 12
+
+    def cmd(name):
+        return [PY, "train_cnn.py", train, "--out", str(tmp_path / name), "--batch-size", "16", "--val-size", "50",
+                "--crop", "0", "--epochs", str(epochs)]
+
+    proc = subprocess.Popen(cmd("k.h5"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = tmp_path / "k.last.json"
     deadline = time.time() + 300
     while time.time() < deadline and not (state.exists() and json.load(open(state))["epoch"] >= 2):
-        time.sleep(0.5)
+        time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = json.load(open(state))["epoch"]
-    assert 2 <= done < 30
-    r = subprocess.run(cmd + ["--epochs", str(done + 2), "--resume"], cwd=ROOT, capture_output=True, text=True)
+    assert 2 <= done < epochs
+    r = subprocess.run(cmd("k.h5") + ["--resume"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"after epoch {done}" in r.stdout
     hist = pd.read_csv(tmp_path / "k.history.csv")
     # every finished epoch is kept once; at most the one in progress was lost
-    assert list(hist["epoch"]) == list(range(done + 2))
-    assert json.load(open(state))["epoch"] == done + 2
+    assert list(hist["epoch"]) == list(range(epochs))
+    assert json.load(open(state))["epoch"] == epochs
+    # and the resumed run ends where an uninterrupted one with the same seed ends
+    r = subprocess.run(cmd("u.h5"), cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    resumed, whole = (json.load(open(tmp_path / f"{n}.config.json"))["val_accuracy"] for n in ("k", "u"))
+    assert resumed == whole
+    np.testing.assert_allclose(hist["loss"], pd.read_csv(tmp_path / "u.history.csv")["loss"], rtol=1e-5)
 
 
 def test_ctrl_c_stops_cleanly_after_saving(tmp_path):

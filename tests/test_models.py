@@ -32,3 +32,14 @@ def test_vgg_bn_is_fully_convolutional_and_outputs_probabilities():
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="unknown architecture"):
         build_cnn("resnet-9000")
+
+
+def test_dropout_scale_changes_rates_not_weights():
+    base, light = build_cnn("vgg-bn"), build_cnn("vgg-bn", dropout_scale=0.5)
+    rates = lambda m: [l.rate for l in m.layers if l.name.endswith("drop") or l.name.startswith("drop")]
+    assert rates(light) == [r / 2 for r in rates(base)] and max(rates(base)) == 0.4
+    light.set_weights(base.get_weights())  # same weights: --init works across scales
+    assert trainable_params(light) == trainable_params(base)
+    import pytest
+    with pytest.raises(ValueError):
+        build_cnn("vgg-bn", dropout_scale=-1)

@@ -28,6 +28,33 @@ def test_threshold_is_honoured_and_cap_holds():
     assert probs[dropped3].max(1).max() <= kept3
 
 
+def test_prior_cap_keeps_the_labelled_class_balance():
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(7) * 0.3, size=3000).astype(np.float32)
+    probs[:1500, 3] += 5  # Happy: far more confident faces than any other class
+    probs /= probs.sum(1, keepdims=True)
+    labelled = np.array([100, 10, 100, 180, 120, 80, 120])
+    pl = select_pseudo_labels(probs, 0.8, labelled, cap="prior")
+    share = labelled / labelled.sum()
+    assert np.all(pl.per_class() <= np.floor(share * pl.above_threshold.sum()))
+    assert pl.per_class()[3] < pl.above_threshold[3]  # Happy was cut back ...
+    assert np.all(pl.per_class()[[0, 2, 4]] == pl.above_threshold[[0, 2, 4]])  # ... the scarce classes were not
+    free = select_pseudo_labels(probs, 0.8, labelled, cap=0)
+    skew = lambda counts: np.abs(counts / counts.sum() - share).sum()
+    assert skew(pl.per_class()) < skew(free.per_class())
+    assert np.all(probs[pl.index].max(1) >= 0.8)
+
+
+def test_bad_cap_is_a_one_line_error(tmp_path):
+    x, y = random_faces(30)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(tmp_path / "m.h5"), "--cap", "lots"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "--cap lots" in r.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
     x, y = random_faces(70)
     train = write_csv(tmp_path / "train.csv", x, y)

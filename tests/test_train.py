@@ -63,6 +63,57 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
     assert res.epochs_run == 3
 
 
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_train):
+    """Stopping after epoch 2 (as a kill just after the checkpoint would) and resuming gives
+    the same weights as running all 4 epochs at once: shuffling, augmentation and dropout
+    draw from (seed, epoch, batch), and the checkpoint holds the optimizer state."""
+    path, _, _ = tiny_train
+    faces = load_csv(path)
+    cfg = tiny_config(epochs=4, label_smoothing=0.1)
+
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = epoch == 1
+
+    full = fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "a.h5"), verbose=0)
+    fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "b.h5"), verbose=0, callbacks=(StopAfterTwo(),))
+    assert json.load(open(tmp_path / "b.last.json"))["epoch"] == 2
+    resumed = fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "b.h5"), resume=True, verbose=0)
+    assert resumed.epochs_run == 4
+    a = keras.models.load_model(tmp_path / "a.last.keras", compile=False).get_weights()
+    b = keras.models.load_model(tmp_path / "b.last.keras", compile=False).get_weights()
+    for wa, wb in zip(a, b):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    assert resumed.val_accuracy == full.val_accuracy
+    hist_a, hist_b = pd.read_csv(tmp_path / "a.history.csv"), pd.read_csv(tmp_path / "b.history.csv")
+    np.testing.assert_allclose(hist_a["loss"], hist_b["loss"], rtol=1e-5)
+
+    # and the comparison can fail: another seed trains other weights
+    other = fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=4, label_smoothing=0.1, seed=1),
+                str(tmp_path / "c.h5"), verbose=0)
+    c = keras.models.load_model(tmp_path / "c.last.keras", compile=False).get_weights()
+    assert not all(np.allclose(wa, wc) for wa, wc in zip(a, c))
+    assert other.epochs_run == 4
+
+
+def test_training_batches_depend_on_seed_epoch_and_batch_only():
+    from fer.pipeline import augmenter, train_dataset
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (70, 48, 48, 1), dtype=np.uint8), rng.integers(0, 7, 70)
+
+    def batches(first, seed=0):
+        ds = train_dataset(x, y, 16, augmenter(40, seed=seed), seed=seed, first_epoch=first, epochs=3)
+        return [b[0].numpy() for b in ds]
+
+    a, resumed, again, other = batches(0), batches(2), batches(0), batches(0, seed=5)
+    assert len(a) == 3 * 4 and len(resumed) == 4 and a[0].shape == (16, 40, 40, 1)
+    assert all(np.array_equal(p, q) for p, q in zip(a[8:], resumed))  # epoch 2, however we got there
+    assert all(np.array_equal(p, q) for p, q in zip(a, again))
+    assert not np.array_equal(a[0], a[4])  # each epoch its own order and augmentation
+    assert not np.array_equal(a[0], other[0])
+
+
 class _Both(keras.callbacks.Callback):
     def __init__(self, *cbs):
         super().__init__()
@@ -108,3 +159,9 @@ def test_flip_tta_and_ensemble_average(tmp_path):
     np.testing.assert_allclose(predict_proba([a, b], x, tta="none"), (pa + pb) / 2, rtol=1e-5, atol=1e-6)
     flipped = predict_proba([a], x[:, :, ::-1], tta="none")
     np.testing.assert_allclose(predict_proba([a], x, tta="flip"), (pa + flipped) / 2, rtol=1e-5, atol=1e-6)
+    # center: the middle 40x40 window and its mirror; crops: centre + corner 44x44 windows, mirrored
+    np.testing.assert_allclose(predict_proba([a], x, tta="center"),
+                               predict_proba([a], x[:, 4:44, 4:44], tta="flip"), rtol=1e-5, atol=1e-6)
+    windows = [x[:, i:i + 44, j:j + 44] for i, j in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4))]
+    manual = sum(predict_proba([a], w, tta="flip") for w in windows) / 5
+    np.testing.assert_allclose(predict_proba([a], x, tta="crops"), manual, rtol=1e-5, atol=1e-6)

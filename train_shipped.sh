@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The full recipe of the shipped models, one command (about 3 hours on 2 CPU cores):
+#   bash train_shipped.sh train.csv [extra train_cnn.py options for every stage]
+# Every stage runs with --resume, so after a kill the same command carries on where it
+# stopped, and a finished stage is not trained again. Writes into $MODELS_DIR (default models/).
+set -euo pipefail
+if [ $# -lt 1 ]; then echo "usage: bash train_shipped.sh TRAIN_CSV [train_cnn.py options]" >&2; exit 2; fi
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-python3}"; [ -x "$HERE/.venv/bin/python" ] && [ -z "${PYTHON:-}" ] && PY="$HERE/.venv/bin/python"
+TRAIN="$(realpath "$1")"; shift
+M="$(realpath -m "${MODELS_DIR:-$HERE/models}")"
+cd "$HERE"
+# 1. 60 epochs of the first recipe: full dropout, shifts on top of the crops
+"$PY" train_cnn.py "$TRAIN" --out "$M/cnn_stage1.h5" --resume --dropout 1 --shift 0.1 "$@"
+# 2. models/cnn.h5: 40 more epochs from stage 1, half the dropout, no shift, a new cosine from 0.02
+"$PY" train_cnn.py "$TRAIN" --out "$M/cnn.h5" --resume --init "$M/cnn_stage1.h5" --epochs 40 --lr 0.02 \
+    --warmup-epochs 1 "$@"
+# 3. models/cnn2.h5: the default recipe (as hw3_train.sh), from scratch: the ensemble's second member
+"$PY" train_cnn.py "$TRAIN" --out "$M/cnn2.h5" --resume "$@"
