@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Accuracy per CPU-minute: each recipe gets the same wall-clock budget, side by side in one run.
+
+    python bench/recipes.py TRAIN_CSV [--minutes 10] [--only 0,2]
+
+For each recipe: measure its training speed (images/s, 20 steps on real faces), size its
+epoch budget so that training fits in --minutes (its learning-rate schedule ends there),
+train it with train_cnn.py on the usual split (2,871 validation faces, stratified, seed 0),
+and record validation accuracy, minutes and images/s, each also as a ratio to the seed
+report's VGG recipe (float32, batch 128, Adam), which always runs first.
+Writes bench/results_recipes.md. Takes about (number of recipes) x --minutes.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from fer import cli  # noqa: E402
+
+SEED_RECIPE = ["--arch", "vgg-report", "--optimizer", "adam", "--lr", "1e-3", "--schedule", "plateau",
+               "--crop", "0", "--label-smoothing", "0", "--warmup-epochs", "0"]
+RECIPES = [
+    ("seed report VGG (Adam, plateau, 48px)", SEED_RECIPE),
+    ("vgg-bn, default recipe (dropout x0.5, no shift)", []),
+    ("vgg-bn, first recipe (full dropout, shift)", ["--dropout", "1", "--shift", "0.1"]),
+    ("vgg-bn-wide, default recipe", ["--arch", "vgg-bn-wide"]),
+]
+VALIDATION_OVERHEAD = 1.08  # validating 2,871 faces each epoch, measured on the shipped run
+
+
+def images_per_second(extra, data, steps=20):
+    """Training speed of a recipe's model and input pipeline (after 5 warm-up steps)."""
+    import keras
+
+    from fer.data import load_csv
+    from fer.models import build_cnn
+    from fer.pipeline import augmenter, train_dataset
+    from fer.train import Config, compile_model
+
+    opts = dict(zip(extra[::2], extra[1::2]))
+    cfg = Config(arch=opts.get("--arch", "vgg-bn"), optimizer=opts.get("--optimizer", "sgd"),
+                 lr=float(opts.get("--lr", 0.05)), crop=int(opts.get("--crop", 40)))
+    faces = load_csv(data, expect="train")
+    keras.utils.set_random_seed(0)
+    model = compile_model(build_cnn(cfg.arch), cfg, steps_per_epoch=100)
+    crop = cfg.crop if 0 < cfg.crop < 48 else 0
+    ds = train_dataset(faces.x[:4096], faces.labels[:4096], 128, augmenter(crop), epochs=1000)
+    model.fit(ds.take(5), epochs=1, verbose=0)
+    t = time.perf_counter()
+    model.fit(ds.take(steps), epochs=1, verbose=0)
+    return steps * 128 / (time.perf_counter() - t)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("train_csv")
+    p.add_argument("--minutes", type=float, default=10.0, help="training budget per recipe")
+    p.add_argument("--only", default="", help="comma-separated recipe numbers besides 0 (the seed VGG)")
+    p.add_argument("--out", default=os.path.join(ROOT, "runs", "recipes"))
+    p.add_argument("--results", default=os.path.join(HERE, "results_recipes.md"))
+    args = p.parse_args()
+    cli.quiet_tensorflow()
+    chosen = sorted({0, *(int(i) for i in args.only.split(",") if i)}) if args.only else range(len(RECIPES))
+    n_train = 28709 - 2871
+    rows, base = [], None
+    for i in chosen:
+        name, extra = RECIPES[i]
+        # the speed probe runs in a child process so each recipe starts from a clean TensorFlow
+        probe = subprocess.run([sys.executable, __file__, "--probe", json.dumps(extra), args.train_csv],
+                               capture_output=True, text=True)
+        if probe.returncode:
+            sys.exit(f"{name}: speed probe failed\n{probe.stderr[-2000:]}")
+        ips = float(probe.stdout.strip().splitlines()[-1])
+        epochs = max(1, int(args.minutes * 60 * ips / (n_train * VALIDATION_OVERHEAD)))
+        out = os.path.join(args.out, f"r{i}.h5")
+        cmd = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--out", out,
+               "--epochs", str(epochs), "--patience", str(epochs)] + extra
+        t = time.time()
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        minutes = (time.time() - t) / 60
+        done = [line for line in r.stdout.splitlines() if line.startswith("DONE")]
+        if r.returncode or not done:
+            sys.exit(f"{name}: training failed\n{r.stderr[-2000:]}")
+        acc = float(done[-1].split("val_accuracy=")[1].split()[0])
+        base = base or (ips, acc)
+        rows.append(f"| {name} | {' '.join(extra) or '(defaults)'} | {ips:.0f} | {ips / base[0]:.2f}x | {epochs} "
+                    f"| {minutes:.1f} | {acc:.4f} | {acc / base[1]:.2f}x |")
+        print(rows[-1], flush=True)
+    table = "\n".join([
+        "$ python bench/recipes.py TRAIN_CSV " + " ".join(sys.argv[2:]),
+        f"{os.cpu_count()} CPU cores; budget {args.minutes:g} min of training per recipe (epochs sized from the "
+        "measured speed); validation = 2,871 faces of train (stratified, seed 0)",
+        "",
+        "| recipe | options | training images/s | vs seed | epochs | minutes (incl. start-up) | val accuracy "
+        "| vs seed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ])
+    with open(args.results, "w") as f:
+        f.write(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--probe":
+        cli.quiet_tensorflow()
+        print(images_per_second(json.loads(sys.argv[2]), sys.argv[3]))
+    else:
+        main()
