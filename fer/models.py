@@ -87,7 +87,7 @@ ARCHITECTURES = {
 def build_cnn(arch: str, dropout_scale: float = 1.0) -> keras.Model:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
-    if not 0 <= dropout_scale:
+    if dropout_scale < 0:
         raise ValueError(f"dropout scale must be >= 0, got {dropout_scale}")
     return ARCHITECTURES[arch](dropout_scale)
 

@@ -112,8 +112,8 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
                   extra_train=(x_unlabelled[pl.index], pl.labels), verbose=verbose)
         print(f"round {r}: val_accuracy {res.val_accuracy:.4f} (before: {best.val_accuracy:.4f})", flush=True)
         log.append({"round": r, "pseudo_labels": len(pl.index), "per_class": pl.per_class().tolist(),
-                    "epochs": round_cfg.epochs, "val_accuracy": res.val_accuracy, "seconds": res.seconds, "index": pl.index,
-                    "labels": pl.labels})
+                    "epochs": round_cfg.epochs, "val_accuracy": res.val_accuracy, "seconds": res.seconds,
+                    "index": pl.index, "labels": pl.labels})
         if res.val_accuracy > best.val_accuracy:
             best, best_path = res, round_out
     if best_path != out:
