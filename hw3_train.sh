@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Grading interface: train the default CNN recipe (60 epochs, about an hour on 2 CPU cores)
-# into models/cnn2.h5, the second member of the ensemble hw3_test.sh uses (the first,
-# models/cnn.h5, takes two stages: bash train_shipped.sh). HW3_MODEL_OUT sets another path.
+# into models/cnn2.h5, the second member of the ensemble hw3_test.sh uses (the other two,
+# models/cnn.h5 and models/cnn3.h5, take two stages: bash train_shipped.sh). HW3_MODEL_OUT sets another path.
 #   bash hw3_train.sh train.csv [extra train_cnn.py options, e.g. --epochs 5]
 # Works from any working directory; uses the repo's .venv if there is one.
 set -euo pipefail

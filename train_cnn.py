@@ -16,6 +16,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fer import cli  # noqa: E402  (sets TensorFlow's environment before it loads)
 
 
+# The teacher's view of a face: the centre 40x40 window (as the training crops frame it) and
+# its mirror, the most accurate of the cheap test-time views (REPORT section 6).
+TEACHER_TTA = "center"
+
+
 def parse_args(argv=None):
     cli.quiet_tensorflow()
     from fer.models import ARCHITECTURES
@@ -30,6 +35,12 @@ def parse_args(argv=None):
                    help="train data-parallel on all visible GPUs/devices (tf.distribute.MirroredStrategy)")
     p.add_argument("--devices", type=int, default=0,
                    help="split the CPU into N logical devices (tries --distribute on a machine without GPUs)")
+    p.add_argument("--teacher", action="append", metavar="MODEL",
+                   help="distil from this saved model (repeat for an ensemble): its probabilities on the "
+                        "training faces (centre-crop TTA) are mixed into the targets, --distill sets the share")
+    p.add_argument("--unlabelled", metavar="CSV",
+                   help="with --teacher: also train on these unlabelled faces (id,feature CSV, e.g. the test file), "
+                        "with the teacher's probabilities as their targets")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces (quick checks)")
     st = p.add_argument_group("self-training on unlabelled faces")
     st.add_argument("--self-train", metavar="UNLABELLED_CSV",
@@ -40,6 +51,9 @@ def parse_args(argv=None):
     st.add_argument("--cap", default="1",
                     help="class c gets at most CAP x its labelled count of pseudo-labels (default 1; 0: no cap; "
                          "'prior': no class above its labelled share of the faces that pass the threshold)")
+    st.add_argument("--soft", action="store_true",
+                    help="soft pseudo-labels: each kept face's whole probability vector, aligned to the labelled "
+                         "class shares (replaces --cap; use with a low --threshold, e.g. 0)")
     cli.add_run_options(p, Config())
     args = p.parse_args(argv)
     if args.arch not in ARCHITECTURES:
@@ -48,6 +62,26 @@ def parse_args(argv=None):
         if getattr(args, name) < 0:
             p.error(f"--{name} must be >= 0")
     return args
+
+
+def warn_if_other_split(teacher_path: str, cfg, n_faces: int) -> None:
+    """A teacher trained on another split has seen some of this run's validation faces, and
+    its targets would leak them: say so (its .config.json records the split)."""
+    import json
+
+    from fer.train import stem_of
+
+    try:
+        with open(f"{stem_of(teacher_path)}.config.json") as f:
+            theirs = json.load(f)
+    except (OSError, ValueError):
+        print(f"warning: {teacher_path}: no .config.json, so its validation split is unknown", file=sys.stderr)
+        return
+    t = theirs.get("config", {})
+    their_faces = theirs.get("n_faces", theirs.get("n_train", 0) + theirs.get("n_val", 0))
+    if (t.get("seed"), t.get("val_size"), their_faces) != (cfg.seed, cfg.val_size, n_faces):
+        print(f"warning: {teacher_path} was trained with another validation split (seed {t.get('seed')}, "
+              f"val-size {t.get('val_size')}); validation accuracy here may be optimistic", file=sys.stderr)
 
 
 def make_strategy(cpu_devices: int = 0):
@@ -84,22 +118,41 @@ def main(argv=None):
         args.cap = parse_cap(args.cap)
     except ValueError:
         raise cli.UsageError(f"--cap {args.cap}: must be a number >= 0 or 'prior'") from None
+    teachers = [cli.load_model(t) for t in args.teacher or []]  # a bad model fails before the data loads
+    if args.unlabelled and not teachers:
+        raise cli.UsageError("--unlabelled needs --teacher (the teacher labels those faces)")
+    if not 0 <= cfg.distill <= 1:
+        raise cli.UsageError(f"--distill {cfg.distill}: must be in [0, 1]")
     faces = load_faces(args.train_csv, expect="train")
     if args.limit:
         faces.x, faces.labels = faces.x[: args.limit], faces.labels[: args.limit]
     unlabelled = load_faces(args.self_train) if args.self_train else None  # a bad file fails before training
+    distil_on = load_faces(args.unlabelled) if args.unlabelled else None
 
+    teacher = None
+    if teachers:
+        from fer.predict import predict_proba
+
+        cfg.extra["teachers"] = args.teacher
+        for path in args.teacher:
+            warn_if_other_split(path, cfg, len(faces))
+        teacher = lambda x: predict_proba(teachers, x, tta=TEACHER_TTA)  # noqa: E731
+    extra = None
+    if distil_on is not None:  # their target is the teacher's alone: (1 - w) x teacher + w x teacher
+        cfg.extra["unlabelled"] = args.unlabelled
+        extra = (distil_on.x, teacher(distil_on.x))
+        print(f"distillation: {len(distil_on):,} unlabelled faces from {args.unlabelled} join the training part")
     model = build_cnn(cfg.arch, cfg.dropout)
     print(f"{cfg.arch}: {trainable_params(model):,} trainable parameters; {len(faces):,} labelled faces")
     res = fit(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, args.out, resume=args.resume, init=args.init,
-              strategy=strategy)
+              strategy=strategy, teacher=teacher, extra_train=extra)
     print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
     if args.self_train:
         from fer.selftrain import self_train
 
         res, _ = self_train(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, unlabelled.x, res, args.out,
                             rounds=args.rounds, threshold=args.threshold, cap=args.cap,
-                            epochs=args.self_train_epochs)
+                            epochs=args.self_train_epochs, soft=args.soft)
     print(f"DONE {args.out}: val_accuracy={res.val_accuracy:.4f} epochs={res.epochs_run} "
           f"time={res.seconds / 60:.1f} min ({res.images_per_second:.0f} img/s incl. validation)")
 

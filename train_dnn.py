@@ -33,7 +33,7 @@ def parse_args(argv=None):
     p.add_argument("--depth", type=int, default=3, help="hidden layers")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces (quick checks)")
-    cli.add_run_options(p, Config(**DNN_DEFAULTS))
+    cli.add_run_options(p, Config(**DNN_DEFAULTS), skip=("distill",))  # no --teacher here
     return p.parse_args(argv)
 
 

@@ -45,10 +45,10 @@ def main_guard(fn):
         sys.exit(130)
 
 
-def add_run_options(p: argparse.ArgumentParser, defaults) -> None:
-    """One option per field of train.Config (`--batch-size`, `--lr`, ...)."""
+def add_run_options(p: argparse.ArgumentParser, defaults, skip: tuple = ()) -> None:
+    """One option per field of train.Config (`--batch-size`, `--lr`, ...), except `skip`."""
     for f in fields(defaults):
-        if f.name == "extra":
+        if f.name == "extra" or f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
         value = getattr(defaults, f.name)
@@ -60,7 +60,8 @@ def add_run_options(p: argparse.ArgumentParser, defaults) -> None:
 
 
 def config_from(args, cls):
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name != "extra"})
+    """The Config of the parsed options (fields without an option keep their defaults)."""
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name != "extra" and hasattr(args, f.name)})
 
 
 def check_output_path(path: str) -> None:

@@ -29,12 +29,21 @@ def augmenter(crop: int, rotation_deg: float = 10.0, zoom: float = 0.1, shift: f
     return Sequential(steps, name="augment")
 
 
+def smoothed_onehot(y: np.ndarray, label_smoothing: float = 0.0) -> np.ndarray:
+    """One-hot rows with `label_smoothing` of the mass spread evenly over the 7 classes."""
+    onehot = np.eye(NUM_CLASSES, dtype=np.float32)[y]
+    return onehot * (1 - label_smoothing) + label_smoothing / NUM_CLASSES if label_smoothing else onehot
+
+
 def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential | None,
                   seed: int = 0, label_smoothing: float = 0.0, sample_weight=None,
                   first_epoch: int = 0, epochs: int = 1) -> tf.data.Dataset:
     """Shuffled, augmented, one-hot (optionally smoothed) batches for epochs
     `first_epoch` .. `epochs - 1`, one stream of `len(x) // batch_size` batches per epoch
     (pass that as `steps_per_epoch`).
+
+    y: labels (N,), turned into one-hot targets smoothed by `label_smoothing`, or ready
+    targets (N, 7) (class probabilities, e.g. a teacher's), used as they are.
 
     Every random draw is a function of (seed, epoch, batch) alone: the epoch's order comes
     from a stateless shuffle, and the augmentation layers are reseeded before each batch.
@@ -43,10 +52,8 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential
     """
     n = len(x)
     steps = n // batch_size
-    onehot = np.eye(NUM_CLASSES, dtype=np.float32)[y]
-    if label_smoothing:
-        onehot = onehot * (1 - label_smoothing) + label_smoothing / NUM_CLASSES
-    tables = [tf.constant(x), tf.constant(onehot)]
+    targets = np.asarray(y, np.float32) if np.ndim(y) == 2 else smoothed_onehot(y, label_smoothing)
+    tables = [tf.constant(x), tf.constant(targets)]
     if sample_weight is not None:
         tables.append(tf.constant(sample_weight.astype(np.float32)))
 

@@ -9,6 +9,12 @@ labelled share of all the faces that passed the threshold: the classes the model
 sure of (Happy, Surprise) are cut back to their share, the others keep every face that
 passed, so the pseudo-labels are never more skewed than the labelled data. Validation
 faces are never pseudo-labelled or trained on.
+
+With soft=True, a kept face's target is the model's whole probability vector instead of
+its top class, after distribution alignment (ReMixMatch, Berthelot et al. 2020): each
+class's probabilities are scaled by (its labelled share) / (its mean predicted share) and
+renormalised, so the pseudo-labels as a whole follow the labelled class distribution;
+this replaces the cap as the guard against Happy swallowing them.
 """
 
 from __future__ import annotations
@@ -66,21 +72,40 @@ def select_pseudo_labels(probs: np.ndarray, threshold: float, labelled_counts: n
     return PseudoLabels(index, pred[index], conf[index], above)
 
 
+def align_distribution(probs: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Scale class c's probabilities by prior[c] / mean(probs[:, c]) and renormalise each row:
+    the mean target then sits near `prior` (the labelled class shares)."""
+    prior = np.asarray(prior, np.float64) / np.sum(prior)
+    q = probs * (prior / np.maximum(probs.mean(axis=0), 1e-8))
+    return (q / q.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def pseudo_label(model, x_unlabelled: np.ndarray, threshold: float, labelled_counts: np.ndarray,
-                 cap: float | str = 1.0, tta: str = "flip") -> PseudoLabels:
+                 cap: float | str = 1.0, tta: str = "flip", soft: bool = False):
+    """(PseudoLabels, targets): hard labels, or with `soft` the aligned probability rows of
+    every face whose aligned top probability reaches `threshold` (no cap)."""
     probs = predict_proba([model], x_unlabelled, tta=tta)
-    return select_pseudo_labels(probs, threshold, labelled_counts, cap)
+    if not soft:
+        pl = select_pseudo_labels(probs, threshold, labelled_counts, cap)
+        return pl, pl.labels
+    aligned = align_distribution(probs, labelled_counts)
+    conf, pred = aligned.max(axis=1), aligned.argmax(axis=1)
+    index = np.flatnonzero(conf >= threshold)
+    above = np.bincount(pred[index], minlength=NUM_CLASSES)
+    return PseudoLabels(index, pred[index], conf[index], above), aligned[index]
 
 
 def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: str, rounds: int = 1,
                threshold: float = 0.87, cap: float | str = 1.0, epochs: int = 15,
-               train_subset: np.ndarray | None = None, images_per_round: int = 0, verbose: int = 1):
+               train_subset: np.ndarray | None = None, images_per_round: int = 0, verbose: int = 1,
+               soft: bool = False):
     """Rounds of pseudo-labelling `x_unlabelled` and fine-tuning from the best model so far
     (`supervised` is the fit() Result saved at `out`). Each round's model is saved beside
     `out` as STEM.selftrainR.h5, and `out` ends as the best by validation accuracy.
     images_per_round: if set, each round trains for about this many images (epochs sized
     to the labelled + pseudo-labelled count) instead of `epochs` epochs: the same compute
-    per round whatever the number of labels.
+    per round whatever the number of labels. soft: distribution-aligned probability
+    targets instead of capped hard labels (see the module's docstring).
     Returns (best Result, [per-round dicts with the pseudo-labels' index and labels])."""
     import dataclasses
     import os
@@ -100,16 +125,17 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
     round_cfg = dataclasses.replace(cfg, epochs=epochs, lr=cfg.lr / 5, warmup_epochs=0)
     log = []
     for r in range(1, rounds + 1):
-        pl = pseudo_label(best.model, x_unlabelled, threshold, counts, cap=cap)
+        pl, targets = pseudo_label(best.model, x_unlabelled, threshold, counts, cap=cap, soft=soft)
         per = ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, pl.per_class()))
+        guard = "soft, aligned to the labelled class shares" if soft else f"cap: {cap}"
         print(f"self-training round {r}: {len(pl.index)} of {len(x_unlabelled)} unlabelled faces "
-              f"pseudo-labelled at p >= {threshold} (cap: {cap}): {per}", flush=True)
+              f"pseudo-labelled at p >= {threshold} ({guard}): {per}", flush=True)
         round_out = f"{stem}.selftrain{r}.h5"
         if images_per_round:
             n = int(counts.sum()) + len(pl.index)
             round_cfg = dataclasses.replace(round_cfg, epochs=max(1, round(images_per_round / n)))
         res = fit(model_fn, faces, round_cfg, round_out, init=best_path, train_subset=train_subset,
-                  extra_train=(x_unlabelled[pl.index], pl.labels), verbose=verbose)
+                  extra_train=(x_unlabelled[pl.index], targets), verbose=verbose)
         print(f"round {r}: val_accuracy {res.val_accuracy:.4f} (before: {best.val_accuracy:.4f})", flush=True)
         log.append({"round": r, "pseudo_labels": len(pl.index), "per_class": pl.per_class().tolist(),
                     "epochs": round_cfg.epochs, "val_accuracy": res.val_accuracy, "seconds": res.seconds,

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from .data import Faces, stratified_split
-from .pipeline import augmenter, eval_dataset, reseed, seed_generators, train_dataset
+from .pipeline import augmenter, eval_dataset, reseed, seed_generators, smoothed_onehot, train_dataset
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Config:
     dropout: float = 0.5            # multiplies the architecture's dropout rates
     patience: int = 15              # early stopping on validation accuracy
     precision: str = "float32"      # float32 | mixed_bfloat16
+    distill: float = 0.5            # with a teacher: its probabilities' share of each target
     extra: dict = field(default_factory=dict)
 
 
@@ -219,13 +220,17 @@ def split(faces: Faces, cfg: Config):
 
 def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, init: str | None = None,
         extra_train: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 1,
-        strategy=None, callbacks: tuple = (), train_subset: np.ndarray | None = None) -> Result:
+        strategy=None, callbacks: tuple = (), train_subset: np.ndarray | None = None,
+        teacher=None) -> Result:
     """Train `model_fn()` on `faces` with the recipe in `cfg`; save the best model to `out`.
 
     extra_train: (x, y) added to the training part only (e.g. pseudo-labelled faces),
-    never to validation. callbacks: more Keras callbacks, run after the recipe's own.
+    never to validation; y holds labels (N,) or soft targets (N, 7). callbacks: more Keras callbacks, run after the recipe's own.
     train_subset: positions within the training part to train on (the rest go unused, e.g.
     faces whose labels an experiment hides); validation is unchanged.
+    teacher: a function from faces to class probabilities (e.g. an ensemble's); it is asked
+    about the training faces only, and each target becomes (1 - cfg.distill) x the smoothed
+    label + cfg.distill x the teacher's probabilities (knowledge distillation).
     """
     keras.utils.set_random_seed(cfg.seed)
     _deterministic_ops()
@@ -238,13 +243,11 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     if train_subset is not None:
         tr = tr[train_subset]
     x_tr, y_tr = faces.x[tr], faces.labels[tr]
-    if extra_train is not None:
-        x_tr = np.concatenate([x_tr, extra_train[0]])
-        y_tr = np.concatenate([y_tr, extra_train[1]])
+    n_train = len(x_tr) + (len(extra_train[0]) if extra_train is not None else 0)
     x_va, y_va = faces.x[va], faces.labels[va]
-    steps = len(x_tr) // cfg.batch_size
+    steps = n_train // cfg.batch_size
     if steps == 0:
-        raise ValueError(f"batch size {cfg.batch_size} is larger than the {len(x_tr)} training faces")
+        raise ValueError(f"batch size {cfg.batch_size} is larger than the {n_train} training faces")
 
     initial_epoch = 0
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -269,8 +272,20 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     aug = augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed) if cfg.augment else None
     # Shuffle order and augmentation are functions of (seed, epoch, batch), so a resumed run
     # sees the same batches from `initial_epoch` on as an uninterrupted one.
-    ds_tr = train_dataset(x_tr, y_tr, cfg.batch_size, aug, seed=cfg.seed, label_smoothing=cfg.label_smoothing,
-                          first_epoch=initial_epoch, epochs=cfg.epochs)
+    targets = smoothed_onehot(y_tr, cfg.label_smoothing)
+    if extra_train is not None:  # soft pseudo-labels (rows of probabilities) are used as they are
+        ex = extra_train[1]
+        targets = np.concatenate([targets, ex if np.ndim(ex) == 2 else smoothed_onehot(ex, cfg.label_smoothing)])
+    x_tr = np.concatenate([x_tr, extra_train[0]]) if extra_train is not None else x_tr
+    if teacher is not None:
+        soft = teacher(x_tr)
+        if verbose:
+            print(f"distillation: teacher probabilities for the {len(x_tr):,} training faces (teacher accuracy "
+                  f"on the {len(y_tr):,} labelled ones {np.mean(soft[:len(y_tr)].argmax(1) == y_tr):.4f}), "
+                  f"weight {cfg.distill}")
+        targets = (1 - cfg.distill) * targets + cfg.distill * soft
+    ds_tr = train_dataset(x_tr, targets, cfg.batch_size, aug, seed=cfg.seed, first_epoch=initial_epoch,
+                          epochs=cfg.epochs)
     ds_va = eval_dataset(x_va, y_va) if len(va) else None
     monitor = "val_accuracy" if ds_va is not None else "accuracy"
 
@@ -309,8 +324,8 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         val_acc = float(np.mean(np.argmax(probs, 1) == y_va))
     epochs_run = len(history.get("loss", [])) + initial_epoch
     with open(f"{stem}.config.json", "w") as f:  # what visualize.py needs to rebuild the split
-        json.dump({"config": asdict(cfg), "command": " ".join(sys.argv), "init": init, "n_train": len(x_tr),
-                   "n_val": len(x_va), "val_accuracy": val_acc, "epochs_run": epochs_run,
+        json.dump({"config": asdict(cfg), "command": " ".join(sys.argv), "init": init, "n_faces": len(faces),
+                   "n_train": n_train, "n_val": len(x_va), "val_accuracy": val_acc, "epochs_run": epochs_run,
                    "seconds_this_run": round(seconds, 1)}, f, indent=1)
     speed = steps * cfg.batch_size * (epochs_run - initial_epoch) / max(seconds, 1e-9)
-    return Result(best, val_acc, epochs_run, seconds, len(x_tr), len(x_va), f"{stem}.history.csv", speed)
+    return Result(best, val_acc, epochs_run, seconds, n_train, len(x_va), f"{stem}.history.csv", speed)

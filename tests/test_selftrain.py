@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 from conftest import ROOT, random_faces, write_csv
-from fer.selftrain import select_pseudo_labels
+from fer.selftrain import align_distribution, select_pseudo_labels
 
 
 def test_threshold_is_honoured_and_cap_holds():
@@ -45,6 +45,22 @@ def test_prior_cap_keeps_the_labelled_class_balance():
     assert np.all(probs[pl.index].max(1) >= 0.8)
 
 
+def test_aligned_soft_targets_follow_the_labelled_class_shares():
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.ones(7), size=4000).astype(np.float32)
+    probs[:2000, 3] += 2  # the model leans towards Happy
+    probs /= probs.sum(1, keepdims=True)
+    labelled = np.array([100, 10, 100, 180, 120, 80, 120])
+    share = labelled / labelled.sum()
+    aligned = align_distribution(probs, labelled)
+    np.testing.assert_allclose(aligned.sum(1), 1, rtol=1e-5)
+    assert np.abs(aligned.mean(0) - share).sum() < 0.5 * np.abs(probs.mean(0) - share).sum()
+    assert aligned[:, 3].mean() < probs[:, 3].mean()  # Happy's mass goes down, Disgust's rises toward its share
+    # a face's ranking of classes changes only through the per-class scale: the same scale for every face
+    ratio = aligned / probs
+    np.testing.assert_allclose(ratio / ratio[:, :1], np.broadcast_to(ratio[:1] / ratio[:1, :1], ratio.shape), rtol=1e-4)
+
+
 def test_bad_cap_is_a_one_line_error(tmp_path):
     x, y = random_faces(30)
     train = write_csv(tmp_path / "train.csv", x, y)
@@ -75,3 +91,20 @@ def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
     assert cfg["n_train"] == 56 + 40 and cfg["n_val"] == 14
     assert os.path.exists(tmp_path / "m.supervised.h5") and out.exists()
     assert "DONE" in r.stdout.splitlines()[-1]
+
+
+def test_soft_self_training_cli(tmp_path):
+    x, y = random_faces(70)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    ux, _ = random_faces(40, seed=5)
+    unl = write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature")
+    r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(tmp_path / "m.h5"), "--epochs", "1",
+                        "--batch-size", "16", "--val-size", "14", "--self-train", unl, "--soft", "--threshold", "0",
+                        "--self-train-epochs", "1"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = next(l for l in r.stdout.splitlines() if l.startswith("self-training round 1"))
+    assert "40 of 40 unlabelled faces" in line and "soft, aligned" in line
+    import json
+    cfg = json.load(open(tmp_path / "m.selftrain1.config.json"))
+    assert cfg["n_train"] == 56 + 40 and cfg["n_val"] == 14
