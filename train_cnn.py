@@ -54,6 +54,9 @@ def parse_args(argv=None):
     st.add_argument("--soft", action="store_true",
                     help="soft pseudo-labels: each kept face's whole probability vector, aligned to the labelled "
                          "class shares (replaces --cap; use with a low --threshold, e.g. 0)")
+    st.add_argument("--agree", action="store_true",
+                    help="consistency filtering: keep only faces whose ten test-time views (44px crops and "
+                         "mirrors) all predict the same class")
     cli.add_run_options(p, Config())
     args = p.parse_args(argv)
     if args.arch not in ARCHITECTURES:
@@ -152,7 +155,7 @@ def main(argv=None):
 
         res, _ = self_train(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, unlabelled.x, res, args.out,
                             rounds=args.rounds, threshold=args.threshold, cap=args.cap,
-                            epochs=args.self_train_epochs, soft=args.soft)
+                            epochs=args.self_train_epochs, soft=args.soft, agree=args.agree)
     print(f"DONE {args.out}: val_accuracy={res.val_accuracy:.4f} epochs={res.epochs_run} "
           f"time={res.seconds / 60:.1f} min ({res.images_per_second:.0f} img/s incl. validation)")
 

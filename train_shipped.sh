@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full recipe of the shipped models, one command (about 4 hours on 2 CPU cores):
+# The full recipe of the shipped models, one command (about 5 hours on 2 CPU cores):
 #   bash train_shipped.sh train.csv [extra train_cnn.py options for every stage]
 # Every stage runs with --resume, so after a kill the same command carries on where it
 # stopped, and a finished stage is not trained again. Writes into $MODELS_DIR (default models/).
@@ -15,8 +15,11 @@ cd "$HERE"
 # 2. models/cnn.h5: 40 more epochs from stage 1, half the dropout, no shift, a new cosine from 0.02
 "$PY" train_cnn.py "$TRAIN" --out "$M/cnn.h5" --resume --init "$M/cnn_stage1.h5" --epochs 40 --lr 0.02 \
     --warmup-epochs 1 "$@"
-# 3. models/cnn2.h5: the default recipe (as hw3_train.sh), from scratch: the ensemble's second member
+# 3. models/cnn2.h5: train_cnn.py's default recipe, from scratch: the ensemble's second member
 "$PY" train_cnn.py "$TRAIN" --out "$M/cnn2.h5" --resume "$@"
 # 4. models/cnn3.h5: 40 more epochs from cnn2, a new cosine from 0.02 (as stage 2): the third member
 "$PY" train_cnn.py "$TRAIN" --out "$M/cnn3.h5" --resume --init "$M/cnn2.h5" --epochs 40 --lr 0.02 \
     --warmup-epochs 1 "$@"
+# 5. models/cnn4.h5: the one-hour recipe of hw3_train.sh, deeper and wider, in bfloat16
+"$PY" train_cnn.py "$TRAIN" --out "$M/cnn4.h5" --resume --arch vgg-bn-deep-wide --precision mixed_bfloat16 \
+    --epochs 66 "$@"

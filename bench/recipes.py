@@ -31,6 +31,10 @@ RECIPES = [
     ("vgg-bn, default recipe (dropout x0.5, no shift)", []),
     ("vgg-bn, first recipe (full dropout, shift)", ["--dropout", "1", "--shift", "0.1"]),
     ("vgg-bn-wide, default recipe", ["--arch", "vgg-bn-wide"]),
+    ("vgg-bn, default recipe in mixed_bfloat16", ["--precision", "mixed_bfloat16"]),
+    ("vgg-bn-deep (1-2-3-3 convolutions)", ["--arch", "vgg-bn-deep"]),
+    ("vgg-bn-deep-wide (32-64-160-320, 1-2-3-3), mixed_bfloat16",
+     ["--arch", "vgg-bn-deep-wide", "--precision", "mixed_bfloat16"]),
 ]
 VALIDATION_OVERHEAD = 1.08  # validating 2,871 faces each epoch, measured on the shipped run
 
@@ -45,6 +49,7 @@ def images_per_second(extra, data, steps=20):
     from fer.train import Config, compile_model
 
     opts = dict(zip(extra[::2], extra[1::2]))
+    keras.mixed_precision.set_global_policy(opts.get("--precision", "float32"))
     cfg = Config(arch=opts.get("--arch", "vgg-bn"), optimizer=opts.get("--optimizer", "sgd"),
                  lr=float(opts.get("--lr", 0.05)), crop=int(opts.get("--crop", 40)))
     faces = load_csv(data, expect="train")

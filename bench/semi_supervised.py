@@ -53,6 +53,8 @@ def parse_args():
     p.add_argument("--cap", default="prior", help="per-class cap: a number x labelled count, 0, or 'prior'")
     p.add_argument("--soft", action="store_true",
                    help="soft pseudo-labels: aligned probability vectors instead of capped hard labels")
+    p.add_argument("--agree", action="store_true",
+                   help="consistency filtering: only faces whose ten test-time views agree are pseudo-labelled")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces of TRAIN_CSV (a cheaper budget)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "semi"))
     p.add_argument("--results", default=os.path.join(HERE, "results_semi_supervised.md"))
@@ -134,7 +136,7 @@ def main():
             best, log = self_train(model_fn, faces, cfg, faces.x[tr][unlabelled], sup, arm_out, rounds=args.rounds,
                                    threshold=threshold, cap=cap, train_subset=keep, verbose=2,
                                    images_per_round=args.self_train_epochs * len(tr),
-                                   soft=args.soft and arm == "self-trained")
+                                   soft=args.soft and arm == "self-trained", agree=args.agree)
             for r in log:  # how often the pseudo-labels were right (the hidden labels, for reporting only)
                 index, labels = r.pop("index"), r.pop("labels")
                 r["pseudo_label_accuracy"] = float(np.mean(hidden[index] == labels)) if len(index) else float("nan")
@@ -170,6 +172,7 @@ def write_results(args, done, fractions, class_names):
         f"vgg-bn; supervised: {args.epochs} epochs / fraction; self-training: {args.rounds} round(s) of "
         f"{args.self_train_epochs} epochs' worth of images, threshold {args.threshold}, "
         + ("soft targets aligned to the labelled class shares; " if args.soft else f"cap {args.cap}; ")
+        + ("all ten views agreeing; " if args.agree else "")
         + (f"first {args.limit} faces of train, validation = 10% of them" if args.limit
            else "validation = 2,871 faces of train") + " (stratified, seed 0)",
         f"supervised on 100% of the labels: {full:.4f} "

@@ -15,6 +15,11 @@ its top class, after distribution alignment (ReMixMatch, Berthelot et al. 2020):
 class's probabilities are scaled by (its labelled share) / (its mean predicted share) and
 renormalised, so the pseudo-labels as a whole follow the labelled class distribution;
 this replaces the cap as the guard against Happy swallowing them.
+
+With agree=True (consistency filtering), the model also sees ten views of each face (the
+centre and four corner 44x44 windows, each mirrored); a face is kept only if every view
+predicts the same class, and its probabilities are the mean over the views: a label that
+changes when the face is shifted by two pixels is a guess, whatever its confidence.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import NUM_CLASSES
-from .predict import predict_proba
+from .predict import predict_proba, tta_views
 
 
 @dataclass
@@ -80,17 +85,31 @@ def align_distribution(probs: np.ndarray, prior: np.ndarray) -> np.ndarray:
     return (q / q.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def consistent_proba(model, x: np.ndarray, tta: str = "crops", batch_size: int = 512):
+    """(mean probabilities over the `tta` views, whether every view's top class agrees with
+    the mean's), per face."""
+    views = np.stack([model.predict(v, batch_size=batch_size, verbose=0) for v in tta_views(x, tta)])
+    mean = views.mean(axis=0)
+    agree = np.all(views.argmax(axis=2) == mean.argmax(axis=1), axis=0)
+    return mean.astype(np.float32), agree
+
+
 def pseudo_label(model, x_unlabelled: np.ndarray, threshold: float, labelled_counts: np.ndarray,
-                 cap: float | str = 1.0, tta: str = "flip", soft: bool = False):
+                 cap: float | str = 1.0, tta: str = "flip", soft: bool = False, agree: bool = False):
     """(PseudoLabels, targets): hard labels, or with `soft` the aligned probability rows of
-    every face whose aligned top probability reaches `threshold` (no cap)."""
-    probs = predict_proba([model], x_unlabelled, tta=tta)
+    every face whose aligned top probability reaches `threshold` (no cap). With `agree`,
+    only faces whose ten test-time views all predict the same class can be kept."""
+    if agree:
+        probs, consistent = consistent_proba(model, x_unlabelled)
+    else:
+        probs, consistent = predict_proba([model], x_unlabelled, tta=tta), np.ones(len(x_unlabelled), bool)
     if not soft:
-        pl = select_pseudo_labels(probs, threshold, labelled_counts, cap)
+        # an inconsistent face gets confidence -1: below any threshold, so never selected
+        pl = select_pseudo_labels(np.where(consistent[:, None], probs, -1.0), threshold, labelled_counts, cap)
         return pl, pl.labels
     aligned = align_distribution(probs, labelled_counts)
     conf, pred = aligned.max(axis=1), aligned.argmax(axis=1)
-    index = np.flatnonzero(conf >= threshold)
+    index = np.flatnonzero((conf >= threshold) & consistent)
     above = np.bincount(pred[index], minlength=NUM_CLASSES)
     return PseudoLabels(index, pred[index], conf[index], above), aligned[index]
 
@@ -98,14 +117,15 @@ def pseudo_label(model, x_unlabelled: np.ndarray, threshold: float, labelled_cou
 def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: str, rounds: int = 1,
                threshold: float = 0.87, cap: float | str = 1.0, epochs: int = 15,
                train_subset: np.ndarray | None = None, images_per_round: int = 0, verbose: int = 1,
-               soft: bool = False):
+               soft: bool = False, agree: bool = False):
     """Rounds of pseudo-labelling `x_unlabelled` and fine-tuning from the best model so far
     (`supervised` is the fit() Result saved at `out`). Each round's model is saved beside
     `out` as STEM.selftrainR.h5, and `out` ends as the best by validation accuracy.
     images_per_round: if set, each round trains for about this many images (epochs sized
     to the labelled + pseudo-labelled count) instead of `epochs` epochs: the same compute
     per round whatever the number of labels. soft: distribution-aligned probability
-    targets instead of capped hard labels (see the module's docstring).
+    targets instead of capped hard labels; agree: only faces whose ten views agree (see
+    the module's docstring).
     Returns (best Result, [per-round dicts with the pseudo-labels' index and labels])."""
     import dataclasses
     import os
@@ -125,9 +145,10 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
     round_cfg = dataclasses.replace(cfg, epochs=epochs, lr=cfg.lr / 5, warmup_epochs=0)
     log = []
     for r in range(1, rounds + 1):
-        pl, targets = pseudo_label(best.model, x_unlabelled, threshold, counts, cap=cap, soft=soft)
+        pl, targets = pseudo_label(best.model, x_unlabelled, threshold, counts, cap=cap, soft=soft, agree=agree)
         per = ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, pl.per_class()))
         guard = "soft, aligned to the labelled class shares" if soft else f"cap: {cap}"
+        guard += ", all ten views agreeing" if agree else ""
         print(f"self-training round {r}: {len(pl.index)} of {len(x_unlabelled)} unlabelled faces "
               f"pseudo-labelled at p >= {threshold} ({guard}): {per}", flush=True)
         round_out = f"{stem}.selftrain{r}.h5"

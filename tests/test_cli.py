@@ -43,18 +43,20 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
            "--val-size", "14"]
     r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("DONE") == 4
-    for name in ("cnn_stage1", "cnn", "cnn2", "cnn3"):
+    assert r.stdout.count("DONE") == 5
+    for name in ("cnn_stage1", "cnn", "cnn2", "cnn3", "cnn4"):
         assert (models / f"{name}.h5").exists() and (models / f"{name}.history.csv").exists(), name
     stage2 = json.load(open(models / "cnn.config.json"))
     assert stage2["config"]["dropout"] == 0.5 and stage2["config"]["lr"] == 0.02
     assert json.load(open(models / "cnn_stage1.config.json"))["config"]["dropout"] == 1.0
     third = json.load(open(models / "cnn3.config.json"))
     assert third["init"] == str(models / "cnn2.h5") and third["config"]["lr"] == 0.02
+    fourth = json.load(open(models / "cnn4.config.json"))["config"]
+    assert fourth["arch"] == "vgg-bn-deep-wide" and fourth["precision"] == "mixed_bfloat16"
     import keras
 
     weights = lambda n: keras.models.load_model(models / f"{n}.h5", compile=False).get_weights()
-    before = {n: weights(n) for n in ("cnn", "cnn2", "cnn3")}
+    before = {n: weights(n) for n in ("cnn", "cnn2", "cnn3", "cnn4")}
     r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})  # all finished: nothing is retrained
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Resuming" in r.stdout

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 from conftest import ROOT, random_faces, write_csv
-from fer.selftrain import align_distribution, select_pseudo_labels
+from fer.selftrain import align_distribution, pseudo_label, select_pseudo_labels
 
 
 def test_threshold_is_honoured_and_cap_holds():
@@ -26,6 +26,31 @@ def test_threshold_is_honoured_and_cap_holds():
     kept3 = pl.confidence[pl.labels == 3].min()
     dropped3 = np.setdiff1d(free.index[free.labels == 3], pl.index)
     assert probs[dropped3].max(1).max() <= kept3
+
+
+class LeftRightModel:
+    """A stand-in model, sure of itself: Angry when the left half of the window is brighter
+    than the right, Happy otherwise; so its answer for a lopsided face flips with the mirror."""
+
+    def predict(self, x, batch_size=None, verbose=0):
+        half = x.shape[2] // 2
+        left = x[:, :, :half].mean(axis=(1, 2, 3))
+        right = x[:, :, -half:].mean(axis=(1, 2, 3))
+        probs = np.full((len(x), 7), 0.01, np.float32)
+        probs[np.arange(len(x)), np.where(left > right + 1, 0, 3)] = 0.94
+        return probs
+
+
+def test_agree_drops_faces_whose_views_disagree():
+    faces = np.full((6, 48, 48, 1), 100, np.uint8)
+    faces[3:, :, :24] = 200  # lopsided: the plain views say Angry, the mirrored ones Happy
+    labelled = np.array([10, 10, 10, 10, 10, 10, 10])
+    plain, _ = pseudo_label(LeftRightModel(), faces, 0.9, labelled, cap=0, tta="none")
+    assert sorted(plain.index) == [0, 1, 2, 3, 4, 5]  # confident everywhere without the check
+    pl, targets = pseudo_label(LeftRightModel(), faces, 0.9, labelled, cap=0, agree=True)
+    assert sorted(pl.index) == [0, 1, 2] and np.all(targets == 3)
+    soft, _ = pseudo_label(LeftRightModel(), faces, 0.0, labelled, soft=True, agree=True)
+    assert sorted(soft.index) == [0, 1, 2]
 
 
 def test_prior_cap_keeps_the_labelled_class_balance():
