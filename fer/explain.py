@@ -117,7 +117,8 @@ def grad_cam(model, faces, classes, layer: str | None = None) -> np.ndarray:
     with tf.GradientTape() as tape:
         maps, probs = probe(x, training=False)
         score = tf.reduce_sum(tf.gather(probs, classes, axis=1, batch_dims=1))
-    grads = tape.gradient(score, maps)
+    # float32 even for a model trained in mixed_bfloat16 (its feature maps are bfloat16)
+    grads, maps = tf.cast(tape.gradient(score, maps), tf.float32), tf.cast(maps, tf.float32)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1, keepdims=True))
     cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0].numpy()
@@ -191,7 +192,8 @@ def gradient_ascent(model, layer: str, filters: list[int] | None = None, steps: 
     select = tf.constant(np.eye(n_filters, dtype=np.float32)[filters][:, None, None, :])
 
     def activation_of(images):
-        return tf.reduce_sum(tf.reduce_mean(probe(images, training=False) * select, axis=(1, 2)), axis=-1)
+        maps = tf.cast(probe(images, training=False), tf.float32)  # bfloat16 in a mixed-precision model
+        return tf.reduce_sum(tf.reduce_mean(maps * select, axis=(1, 2)), axis=-1)
 
     def activation():
         return activation_of(tf.convert_to_tensor(x))
@@ -233,7 +235,7 @@ def plot_gradient_ascent(images, start, final, layer: str, path: str) -> str:
 
 def feature_maps(model, layer: str, face) -> np.ndarray:
     probe = keras.Model(model.inputs, model.get_layer(layer).output)
-    return probe.predict(np.asarray(face, np.float32)[None], verbose=0)[0]
+    return np.asarray(probe.predict(np.asarray(face, np.float32)[None], verbose=0)[0], np.float32)
 
 
 def plot_feature_maps(maps, face, layer: str, row: int, label: str, path: str) -> str:
