@@ -20,6 +20,5 @@ cd "$HERE"
 # 4. models/cnn3.h5: 40 more epochs from cnn2, a new cosine from 0.02 (as stage 2): the third member
 "$PY" train_cnn.py "$TRAIN" --out "$M/cnn3.h5" --resume --init "$M/cnn2.h5" --epochs 40 --lr 0.02 \
     --warmup-epochs 1 "$@"
-# 5. models/cnn4.h5: the one-hour recipe of hw3_train.sh, deeper and wider, in bfloat16
-"$PY" train_cnn.py "$TRAIN" --out "$M/cnn4.h5" --resume --arch vgg-bn-deep-wide --precision mixed_bfloat16 \
-    --epochs 66 "$@"
+# 5. models/cnn4.h5: hw3_train.sh's one-hour recipe (deeper and wider, in bfloat16), defined there
+PYTHON="$PY" HW3_MODEL_OUT="$M/cnn4.h5" bash "$HERE/hw3_train.sh" "$TRAIN" --resume "$@"

@@ -41,13 +41,13 @@ def predict_proba(models, x: np.ndarray, tta: str = "flip", batch_size: int = 51
 
     x: uint8 or float faces (N, 48, 48, 1). Returns float32 (N, 7).
     """
-    views = tta_views(x, tta)
-    total = None
-    for model in models:
-        for v in views:
-            p = model.predict(v, batch_size=batch_size, verbose=0)
-            total = p if total is None else total + p
-    return (total / (len(models) * len(views))).astype(np.float32)
+    per_view = [p for model in models for p in view_probs(model, x, tta, batch_size)]
+    return np.mean(per_view, axis=0).astype(np.float32)
+
+
+def view_probs(model, x: np.ndarray, tta: str = "flip", batch_size: int = 512) -> list[np.ndarray]:
+    """One model's softmax for each test-time view of the faces (`tta_views`), unaveraged."""
+    return [model.predict(v, batch_size=batch_size, verbose=0) for v in tta_views(x, tta)]
 
 
 def write_submission(path: str, ids: np.ndarray, labels: np.ndarray) -> None:

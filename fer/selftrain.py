@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import NUM_CLASSES
-from .predict import predict_proba, tta_views
+from .predict import predict_proba, view_probs
 
 
 @dataclass
@@ -88,7 +88,7 @@ def align_distribution(probs: np.ndarray, prior: np.ndarray) -> np.ndarray:
 def consistent_proba(model, x: np.ndarray, tta: str = "crops", batch_size: int = 512):
     """(mean probabilities over the `tta` views, whether every view's top class agrees with
     the mean's), per face."""
-    views = np.stack([model.predict(v, batch_size=batch_size, verbose=0) for v in tta_views(x, tta)])
+    views = np.stack(view_probs(model, x, tta, batch_size))
     mean = views.mean(axis=0)
     agree = np.all(views.argmax(axis=2) == mean.argmax(axis=1), axis=0)
     return mean.astype(np.float32), agree

@@ -225,7 +225,8 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     """Train `model_fn()` on `faces` with the recipe in `cfg`; save the best model to `out`.
 
     extra_train: (x, y) added to the training part only (e.g. pseudo-labelled faces),
-    never to validation; y holds labels (N,) or soft targets (N, 7). callbacks: more Keras callbacks, run after the recipe's own.
+    never to validation; y holds labels (N,) or soft targets (N, 7).
+    callbacks: more Keras callbacks, run after the recipe's own.
     train_subset: positions within the training part to train on (the rest go unused, e.g.
     faces whose labels an experiment hides); validation is unchanged.
     teacher: a function from faces to class probabilities (e.g. an ensemble's); it is asked
@@ -234,8 +235,8 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     """
     keras.utils.set_random_seed(cfg.seed)
     _deterministic_ops()
-    if cfg.precision != "float32":
-        keras.mixed_precision.set_global_policy(cfg.precision)
+    # every run sets it: a float32 run after a bfloat16 one in the same process stays float32
+    keras.mixed_precision.set_global_policy(cfg.precision)
     stem = stem_of(out)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
