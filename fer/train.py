@@ -114,6 +114,22 @@ class ElapsedMinutes(keras.callbacks.Callback):
             logs["minutes"] = self.offset + (time.time() - self.start) / 60
 
 
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping (on a metric to maximise) that a resumed run continues: it starts from
+    the best value so far and the epochs since it, read from the history, instead of
+    granting a fresh `patience` at every resume."""
+
+    def __init__(self, past=(), **kwargs):
+        super().__init__(mode="max", **kwargs)
+        self.past = [float(v) for v in past]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.past:
+            i = int(np.argmax(self.past))
+            self.best, self.best_epoch, self.wait = self.past[i], i, len(self.past) - 1 - i
+
+
 class ReseedDropout(keras.callbacks.Callback):
     """Dropout draws its masks from generators whose state a checkpoint does not keep; set
     them from the epoch number, so a resumed epoch draws the masks an uninterrupted one does."""
@@ -299,7 +315,8 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
                                         initial_value_threshold=float(past[monitor].max())
                                         if past is not None and monitor in past else None),
         keras.callbacks.CSVLogger(f"{stem}.history.csv", append=resume and initial_epoch > 0),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience, verbose=verbose),
+        ResumableEarlyStopping(past=past[monitor] if past is not None and monitor in past else (),
+                               monitor=monitor, patience=cfg.patience, verbose=verbose),
         ResumableCheckpoint(stem, cfg),
         ReseedDropout(),
         *callbacks,

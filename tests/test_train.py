@@ -8,7 +8,7 @@ import pandas as pd
 from fer.data import load_csv
 from fer.models import build_cnn
 from fer.predict import predict_proba
-from fer.train import Config, WarmupCosine, fit
+from fer.train import Config, ResumableEarlyStopping, WarmupCosine, fit
 
 
 def tiny_config(**kw):
@@ -130,6 +130,26 @@ class _Both(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for c in self.cbs:
             c.on_epoch_end(epoch, logs)
+
+
+def test_early_stopping_counts_patience_across_a_resume():
+    """Best 0.5 at epoch 1 and no gain in epochs 2-3, patience 3: one more epoch without a
+    gain stops the resumed run; a fresh count (plain EarlyStopping on resume) goes on."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    resumed = ResumableEarlyStopping(past=[0.1, 0.5, 0.3, 0.2], monitor="val_accuracy", patience=3)
+    fresh = ResumableEarlyStopping(monitor="val_accuracy", patience=3)
+    for cb in (resumed, fresh):
+        cb.set_model(model)
+        model.stop_training = False
+        cb.on_train_begin()
+        cb.on_epoch_end(4, {"val_accuracy": 0.45})
+        assert model.stop_training is (cb is resumed)
+    assert resumed.best == 0.5 and resumed.best_epoch == 1
+    # a new best resets the count
+    model.stop_training = False
+    resumed.on_train_begin()
+    resumed.on_epoch_end(4, {"val_accuracy": 0.6})
+    assert not model.stop_training and resumed.wait == 0 and resumed.best == 0.6
 
 
 def test_warmup_cosine_schedule_shape():
