@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Grading interface: train the best one-hour CNN recipe (vgg-bn-deep-wide in bfloat16, 66
-# epochs, 59 min on 2 CPU cores) into models/cnn4.h5, the fourth member of the ensemble
-# hw3_test.sh uses (the others: bash train_shipped.sh). HW3_MODEL_OUT sets another path.
+# epochs, 59 min on 2 CPU cores) into models/cnn4.h5. train_shipped.sh continues it for 40
+# more epochs into models/cnn5.h5, a member of the ensemble hw3_test.sh uses, and makes the
+# others. HW3_MODEL_OUT sets another path.
 #   bash hw3_train.sh train.csv [extra train_cnn.py options, e.g. --epochs 5]
 # Works from any working directory; uses the repo's .venv if there is one.
 set -euo pipefail

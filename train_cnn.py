@@ -61,9 +61,6 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.arch not in ARCHITECTURES:
         p.error(f"--arch must be one of {', '.join(ARCHITECTURES)}")
-    for name in ("dropout", "rotation", "zoom", "shift"):
-        if getattr(args, name) < 0:
-            p.error(f"--{name} must be >= 0")
     return args
 
 
@@ -124,11 +121,8 @@ def main(argv=None):
     teachers = [cli.load_model(t) for t in args.teacher or []]  # a bad model fails before the data loads
     if args.unlabelled and not teachers:
         raise cli.UsageError("--unlabelled needs --teacher (the teacher labels those faces)")
-    if not 0 <= cfg.distill <= 1:
-        raise cli.UsageError(f"--distill {cfg.distill}: must be in [0, 1]")
     faces = load_faces(args.train_csv, expect="train")
-    if args.limit:
-        faces.x, faces.labels = faces.x[: args.limit], faces.labels[: args.limit]
+    faces = cli.take_faces(faces, args.limit, cfg, args.train_csv)
     unlabelled = load_faces(args.self_train) if args.self_train else None  # a bad file fails before training
     distil_on = load_faces(args.unlabelled) if args.unlabelled else None
 

@@ -56,8 +56,7 @@ def main(argv=None):
     cfg.arch = f"dnn-matching-{args.match}"
     cli.check_output_path(args.out)
     faces = load_faces(args.train_csv, expect="train")
-    if args.limit:
-        faces.x, faces.labels = faces.x[: args.limit], faces.labels[: args.limit]
+    faces = cli.take_faces(faces, args.limit, cfg, args.train_csv)
     builder, n_dnn, n_cnn, width = matched_dnn(args.match, args.depth, cfg.dropout)
     print(f"DNN {args.depth}x{width}: {n_dnn:,} parameters; CNN {args.match}: {n_cnn:,} "
           f"({100 * (n_dnn - n_cnn) / n_cnn:+.2f}%)")

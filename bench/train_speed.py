@@ -21,11 +21,14 @@ sys.path.insert(0, ROOT)
 from fer import cli  # noqa: E402
 
 RECIPES = [
-    # name, arch, optimizer, lr, crop, precision
-    ("seed report VGG (float32, batch 128, Adam)", "vgg-report", "adam", 1e-3, 0, "float32"),
-    ("vgg-bn, 40px crops, SGD (default)", "vgg-bn", "sgd", 0.05, 40, "float32"),
-    ("vgg-bn, 48px, SGD", "vgg-bn", "sgd", 0.05, 0, "float32"),
-    ("vgg-bn-wide, 40px crops, SGD", "vgg-bn-wide", "sgd", 0.05, 40, "float32"),
+    # name, arch, optimizer, lr, crop, precision, XLA, random-erasing probability
+    ("seed report VGG (float32, batch 128, Adam)", "vgg-report", "adam", 1e-3, 0, "float32", False, 0.0),
+    ("vgg-bn, 40px crops, SGD (default)", "vgg-bn", "sgd", 0.05, 40, "float32", False, 0.0),
+    ("vgg-bn, 48px, SGD", "vgg-bn", "sgd", 0.05, 0, "float32", False, 0.0),
+    ("vgg-bn-wide, 40px crops, SGD", "vgg-bn-wide", "sgd", 0.05, 40, "float32", False, 0.0),
+    ("vgg-bn-deep-wide, crops, bf16 (hw3_train.sh)", "vgg-bn-deep-wide", "sgd", 0.05, 40, "mixed_bfloat16", False, 0.0),
+    ("  the same with random erasing 0.5", "vgg-bn-deep-wide", "sgd", 0.05, 40, "mixed_bfloat16", False, 0.5),
+    ("  the same with XLA (jit_compile=True)", "vgg-bn-deep-wide", "sgd", 0.05, 40, "mixed_bfloat16", True, 0.0),
 ]
 
 
@@ -46,12 +49,13 @@ def main():
     faces = load_csv(args.data, expect="train")
     x, y = faces.x[:4096], faces.labels[:4096]
     rows, base = [], None
-    for name, arch, opt, lr, crop, precision in RECIPES:
+    for name, arch, opt, lr, crop, precision, jit, erase in RECIPES:
         keras.mixed_precision.set_global_policy(precision)
         keras.utils.set_random_seed(0)
         cfg = Config(arch=arch, optimizer=opt, lr=lr, crop=crop, precision=precision)
-        model = compile_model(build_cnn(arch), cfg, steps_per_epoch=100)
-        ds = train_dataset(x, y, args.batch_size, augmenter(crop), seed=0, epochs=1000)
+        # "auto" leaves XLA off on a CPU-only machine; True asks for it
+        model = compile_model(build_cnn(arch), cfg, steps_per_epoch=100, jit_compile=jit or "auto")
+        ds = train_dataset(x, y, args.batch_size, augmenter(crop, erase=erase), seed=0, epochs=1000)
         model.fit(ds.take(5), epochs=1, verbose=0)
         t = time.perf_counter()
         model.fit(ds.take(args.steps), epochs=1, verbose=0)

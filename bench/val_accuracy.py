@@ -59,8 +59,8 @@ def main():
                 secs = sum(seconds[c, tta] for c in combo)
                 rows.append(f"| {' + '.join(combo)} | {tta} | {acc:.4f} | {secs:.1f} |")
                 print(rows[-1], flush=True)
-    table = "\n".join([f"$ python bench/val_accuracy.py", f"validation split: {len(va)} faces of train "
-                       f"(stratified, seed {cfg['seed']})", "",
+    table = "\n".join(["$ python bench/val_accuracy.py " + " ".join(sys.argv[1:]),
+                       f"validation split: {len(va)} faces of train (stratified, seed {cfg['seed']})", "",
                        "| models | TTA | val accuracy | seconds to predict |", "|---|---|---:|---:|", *rows])
     with open(os.path.join(HERE, "results_val_accuracy.md"), "w") as f:
         f.write(table + "\n")

@@ -33,6 +33,25 @@ class UsageError(Exception):
     """A bad command-line value or missing model: reported like DataError."""
 
 
+def take_faces(faces, limit: int, cfg, path: str):
+    """Keep the first `limit` faces (0: all), and check that the validation split can be
+    drawn from what is left and leaves a batch to train on, so a bad --limit, --val-size or
+    --batch-size fails here in one line."""
+    from .data import stratified_split
+
+    if limit:
+        faces.x, faces.labels = faces.x[:limit], faces.labels[:limit]
+    try:
+        tr, _ = stratified_split(faces.labels, cfg.val_size, cfg.seed)
+    except ValueError as e:
+        raise UsageError(f"{path}: --val-size {cfg.val_size:g} cannot be held out of its {len(faces):,} faces "
+                         f"({str(e).splitlines()[0]})") from None
+    if len(tr) < cfg.batch_size:
+        raise UsageError(f"{path}: --batch-size {cfg.batch_size} is larger than the {len(tr):,} training faces "
+                         f"left after the validation split")
+    return faces
+
+
 def main_guard(fn):
     """Run `fn()`; turn expected failures into one line on stderr and exit code 2."""
     try:
@@ -60,8 +79,14 @@ def add_run_options(p: argparse.ArgumentParser, defaults, skip: tuple = ()) -> N
 
 
 def config_from(args, cls):
-    """The Config of the parsed options (fields without an option keep their defaults)."""
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name != "extra" and hasattr(args, f.name)})
+    """The Config of the parsed options (fields without an option keep their defaults),
+    checked: a value that cannot work is a UsageError before any data is read."""
+    cfg = cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name != "extra" and hasattr(args, f.name)})
+    try:
+        cfg.check()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return cfg
 
 
 def check_output_path(path: str) -> None:

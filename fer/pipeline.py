@@ -14,9 +14,11 @@ from .data import NUM_CLASSES
 
 
 def augmenter(crop: int, rotation_deg: float = 10.0, zoom: float = 0.1, shift: float = 0.1,
-              seed: int = 0) -> Sequential:
+              seed: int = 0, erase: float = 0.0) -> Sequential:
     """Horizontal flip, small rotation, zoom and shift (each left out when its strength is 0),
-    then a random `crop` x `crop` window (a crop of 0 or 48 means no cropping)."""
+    then a random `crop` x `crop` window (a crop of 0 or 48 means no cropping), then, with
+    probability `erase`, random erasing: a patch of 2-25% of the face replaced by noise, so
+    the network cannot lean on one region (a mouth, an eye) alone."""
     steps = [layers.RandomFlip("horizontal", seed=seed)]
     if rotation_deg:
         steps.append(layers.RandomRotation(rotation_deg / 360.0, fill_mode="nearest", seed=seed + 1))
@@ -26,6 +28,10 @@ def augmenter(crop: int, rotation_deg: float = 10.0, zoom: float = 0.1, shift: f
         steps.append(layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed + 3))
     if crop:
         steps.append(layers.RandomCrop(crop, crop, seed=seed + 4))
+    if erase:
+        # factor (p, p): Keras draws each image's erasing probability from that range
+        steps.append(layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.25), value_range=(0, 255),
+                                          seed=seed + 5))
     return Sequential(steps, name="augment")
 
 

@@ -47,11 +47,32 @@ class Config:
     rotation: float = 10.0          # augmentation: max rotation, degrees
     zoom: float = 0.1               # augmentation: max zoom, fraction
     shift: float = 0.0              # augmentation: max shift, fraction of the side (on top of the crop)
+    erase: float = 0.0              # augmentation: probability of random erasing (a noise patch)
     dropout: float = 0.5            # multiplies the architecture's dropout rates
     patience: int = 15              # early stopping on validation accuracy
     precision: str = "float32"      # float32 | mixed_bfloat16
     distill: float = 0.5            # with a teacher: its probabilities' share of each target
     extra: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise ValueError naming the first option whose value cannot work."""
+        rules = [
+            ("epochs", self.epochs >= 0, ">= 0"), ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("val_size", self.val_size >= 0, ">= 0 (a count, or a fraction below 1)"),
+            ("optimizer", self.optimizer in ("sgd", "adam", "adamw"), "sgd, adam or adamw"),
+            ("lr", self.lr > 0, "> 0"), ("schedule", self.schedule in ("cosine", "plateau"), "cosine or plateau"),
+            ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"), ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("crop", self.crop == 0 or 8 <= self.crop <= 48, "0 (none) or 8-48 pixels"),
+            ("rotation", self.rotation >= 0, ">= 0"), ("zoom", 0 <= self.zoom < 1, "in [0, 1)"),
+            ("shift", 0 <= self.shift < 1, "in [0, 1)"), ("erase", 0 <= self.erase <= 1, "a probability in [0, 1]"),
+            ("dropout", self.dropout >= 0, ">= 0"), ("patience", self.patience >= 0, ">= 0"),
+            ("precision", self.precision in ("float32", "mixed_bfloat16"), "float32 or mixed_bfloat16"),
+            ("distill", 0 <= self.distill <= 1, "in [0, 1]"),
+        ]
+        for name, ok, want in rules:
+            if not ok:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be {want}")
 
 
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
@@ -92,9 +113,9 @@ def make_optimizer(cfg: Config, steps_per_epoch: int):
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
 
 
-def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int) -> keras.Model:
+def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int, jit_compile="auto") -> keras.Model:
     model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=jit_compile)
     return model
 
 
@@ -286,7 +307,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
                       f"(optimizer step {int(model.optimizer.iterations.numpy())})")
 
     crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
-    aug = augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed) if cfg.augment else None
+    aug = augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase) if cfg.augment else None
     # Shuffle order and augmentation are functions of (seed, epoch, batch), so a resumed run
     # sees the same batches from `initial_epoch` on as an uninterrupted one.
     targets = smoothed_onehot(y_tr, cfg.label_smoothing)

@@ -43,8 +43,8 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
            "--val-size", "14"]
     r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("DONE") == 5
-    for name in ("cnn_stage1", "cnn", "cnn2", "cnn3", "cnn4"):
+    assert r.stdout.count("DONE") == 6
+    for name in ("cnn_stage1", "cnn", "cnn2", "cnn3", "cnn4", "cnn5"):
         assert (models / f"{name}.h5").exists() and (models / f"{name}.history.csv").exists(), name
     stage2 = json.load(open(models / "cnn.config.json"))
     assert stage2["config"]["dropout"] == 0.5 and stage2["config"]["lr"] == 0.02
@@ -53,10 +53,13 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
     assert third["init"] == str(models / "cnn2.h5") and third["config"]["lr"] == 0.02
     fourth = json.load(open(models / "cnn4.config.json"))["config"]
     assert fourth["arch"] == "vgg-bn-deep-wide" and fourth["precision"] == "mixed_bfloat16"
+    fifth = json.load(open(models / "cnn5.config.json"))
+    assert fifth["init"] == str(models / "cnn4.h5") and fifth["config"]["lr"] == 0.02
+    assert fifth["config"]["arch"] == "vgg-bn-deep-wide" and fifth["config"]["warmup_epochs"] == 0
     import keras
 
     weights = lambda n: keras.models.load_model(models / f"{n}.h5", compile=False).get_weights()
-    before = {n: weights(n) for n in ("cnn", "cnn2", "cnn3", "cnn4")}
+    before = {n: weights(n) for n in ("cnn", "cnn2", "cnn3", "cnn4", "cnn5")}
     r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})  # all finished: nothing is retrained
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Resuming" in r.stdout
@@ -136,6 +139,29 @@ def test_train_refuses_test_file(tmp_path, tiny_test):
     out = tmp_path / "m.h5"
     r = run([PY, "train_cnn.py", tiny_test[0], "--out", str(out), "--epochs", "1"])
     _assert_clean_failure(r, out, "test.csv", "line 1", "this is a test file")
+
+
+@pytest.mark.parametrize("script", ["train_cnn.py", "train_dnn.py"])
+def test_train_refuses_a_validation_split_larger_than_the_data(tmp_path, tiny_train, script):
+    out = tmp_path / "m.h5"
+    r = run([PY, script, tiny_train[0], "--out", str(out), "--epochs", "1", "--limit", "50", "--val-size", "60"])
+    _assert_clean_failure(r, out, "train.csv", "--val-size 60", "50 faces")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--batch-size", "0", "--batch-size 0: must be >= 1"),
+    ("--batch-size", "60", "--batch-size 60 is larger than the 56 training faces"),
+    ("--crop", "50", "--crop 50: must be 0 (none) or 8-48 pixels"),
+    ("--label-smoothing", "1", "--label-smoothing 1.0: must be in [0, 1)"),
+    ("--precision", "float16", "--precision float16: must be float32 or mixed_bfloat16"),
+    ("--erase", "1.5", "--erase 1.5: must be a probability in [0, 1]"),
+    ("--lr", "0", "--lr 0.0: must be > 0"),
+])
+def test_train_refuses_an_option_value_that_cannot_work(tmp_path, tiny_train, option, value, message):
+    out = tmp_path / "m.h5"
+    r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--epochs", "1", "--val-size", "14", option, value])
+    _assert_clean_failure(r, out, message)
+    assert r.returncode == 2
 
 
 def test_train_dnn_matches_cnn_parameters(tmp_path, tiny_train):

@@ -114,6 +114,28 @@ def test_training_batches_depend_on_seed_epoch_and_batch_only():
     assert not np.array_equal(a[0], other[0])
 
 
+def test_random_erasing_hits_about_the_asked_share_of_faces_and_repeats():
+    from fer.pipeline import augmenter, reseed, seed_generators
+
+    flat = np.full((200, 48, 48, 1), 128, np.float32)  # any erased pixel stands out
+
+    def erased(p, counter=0):
+        aug = augmenter(40, rotation_deg=0, zoom=0, shift=0, erase=p)
+        reseed(seed_generators(aug), counter)
+        out = aug(flat, training=True).numpy()
+        return out, (out != 128).reshape(len(out), -1).mean(1)
+
+    _, none = erased(0.0)
+    assert none.max() == 0
+    out, frac = erased(0.5)
+    hit = frac > 0
+    assert 0.3 < hit.mean() < 0.7  # about half the faces
+    assert frac[hit].max() <= 0.26  # a patch of at most a quarter of the 40x40 crop
+    assert np.array_equal(out, erased(0.5)[0]) and not np.array_equal(out, erased(0.5, counter=1)[0])
+    _, always = erased(1.0)
+    assert (always > 0).mean() > 0.9
+
+
 class _Both(keras.callbacks.Callback):
     def __init__(self, *cbs):
         super().__init__()
