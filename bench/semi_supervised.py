@@ -30,6 +30,7 @@ and an interrupted supervised arm continues from its checkpoint. Run it in the b
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -55,6 +56,9 @@ def parse_args():
                    help="soft pseudo-labels: aligned probability vectors instead of capped hard labels")
     p.add_argument("--agree", action="store_true",
                    help="consistency filtering: only faces whose ten test-time views agree are pseudo-labelled")
+    p.add_argument("--mean-teacher", type=float, default=0, metavar="WEIGHT",
+                   help="instead of pseudo-labels: mean-teacher fine-tuning with this consistency weight "
+                        "(fer/meanteacher.py; same steps and labelled batches as the control)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces of TRAIN_CSV (a cheaper budget)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "semi"))
     p.add_argument("--results", default=os.path.join(HERE, "results_semi_supervised.md"))
@@ -133,6 +137,10 @@ def main():
             sup = Result(keras.models.load_model(sup_out, compile=False), done[f"{name}/supervised"]["val_accuracy"],
                          args.epochs, done[f"{name}/supervised"]["minutes"] * 60, len(keep), len(va), "")
             t = time.time()
+            if arm == "self-trained" and args.mean_teacher:
+                save(f"{name}/{arm}", run_mean_teacher(args, model_fn, faces, cfg, faces.x[tr][unlabelled], sup_out,
+                                                       arm_out, keep, len(tr), f))
+                continue
             best, log = self_train(model_fn, faces, cfg, faces.x[tr][unlabelled], sup, arm_out, rounds=args.rounds,
                                    threshold=threshold, cap=cap, train_subset=keep, verbose=2,
                                    images_per_round=args.self_train_epochs * len(tr),
@@ -145,6 +153,24 @@ def main():
                                    "val_accuracy": best.val_accuracy, "last_round_val_accuracy": log[-1]["val_accuracy"],
                                    "rounds": log, "minutes": (time.time() - t) / 60})
     write_results(args, done, fractions, CLASS_NAMES)
+
+
+def run_mean_teacher(args, model_fn, faces, cfg, x_unlabelled, sup_out, arm_out, keep, n_train, f):
+    """The self-training arm's place, taken by mean-teacher fine-tuning: as many optimiser
+    steps on labelled batches as the control takes, each with an unlabelled batch too."""
+    from fer.meanteacher import mean_teacher
+
+    passes = max(1, round(args.self_train_epochs * n_train / len(keep)))
+    steps = passes * (len(keep) // cfg.batch_size)
+    print(f"mean teacher: {steps} steps, consistency weight {args.mean_teacher}, on all {len(x_unlabelled)} "
+          f"unlabelled faces", flush=True)
+    res = mean_teacher(model_fn, faces, cfg, x_unlabelled, sup_out, arm_out, steps, weight=args.mean_teacher,
+                       train_subset=keep)
+    round_log = {"round": 1, "pseudo_labels": len(x_unlabelled), "per_class": None, "epochs": res.epochs_run,
+                 "val_accuracy": res.val_accuracy, "seconds": res.seconds, "pseudo_label_accuracy": float("nan")}
+    return {"fraction": f, "labelled": len(keep), "unlabelled": len(x_unlabelled), "val_accuracy": res.val_accuracy,
+            "last_round_val_accuracy": res.val_accuracy, "rounds": [round_log], "minutes": res.seconds / 60,
+            "mean_teacher": args.mean_teacher}
 
 
 def write_results(args, done, fractions, class_names):
@@ -160,25 +186,33 @@ def write_results(args, done, fractions, class_names):
         gap = full - sup["val_accuracy"]
         closed = (acc_st - sup["val_accuracy"]) / gap if gap > 0 else float("nan")
         pl = st["rounds"][0]
-        per = ", ".join(f"{n[:3]} {c}" for n, c in zip(class_names, pl["per_class"]))
+        if st.get("mean_teacher"):
+            per = "none: consistency targets on all of them"
+        else:
+            per = ", ".join(f"{n[:3]} {c}" for n, c in zip(class_names, pl["per_class"]))
+        pl_acc = "—" if math.isnan(pl["pseudo_label_accuracy"]) else f"{pl['pseudo_label_accuracy']:.2f}"
         minutes = sup["minutes"] + st["minutes"] + (ctl["minutes"] if ctl else 0)
         rows.append(f"| {f:.0%} | {sup['labelled']} | {sup['val_accuracy']:.4f} | {acc_ctl:.4f} | {acc_st:.4f} | "
                     f"{100 * (acc_st - sup['val_accuracy']):+.1f} | {100 * (acc_st - acc_ctl):+.1f} | {closed:+.0%} | "
-                    f"{pl['pseudo_labels']} ({per}) | {pl['pseudo_label_accuracy']:.2f} | {minutes:.1f} |")
+                    f"{pl['pseudo_labels']} ({per}) | {pl_acc} | {minutes:.1f} |")
         points.append((f, sup["val_accuracy"], acc_st, acc_ctl))
     cmd = "$ python bench/semi_supervised.py TRAIN_CSV " + " ".join(sys.argv[2:])
     table = "\n".join([
         cmd,
-        f"vgg-bn; supervised: {args.epochs} epochs / fraction; self-training: {args.rounds} round(s) of "
-        f"{args.self_train_epochs} epochs' worth of images, threshold {args.threshold}, "
-        + ("soft targets aligned to the labelled class shares; " if args.soft else f"cap {args.cap}; ")
-        + ("all ten views agreeing; " if args.agree else "")
+        f"vgg-bn; supervised: {args.epochs} epochs / fraction; "
+        + (f"mean teacher (consistency weight {args.mean_teacher}, EMA 0.99) for the control's steps; "
+           if args.mean_teacher else
+           f"self-training: {args.rounds} round(s) of {args.self_train_epochs} epochs' worth of images, "
+           f"threshold {args.threshold}, "
+           + ("soft targets aligned to the labelled class shares; " if args.soft else f"cap {args.cap}; ")
+           + ("all ten views agreeing; " if args.agree else ""))
         + (f"first {args.limit} faces of train, validation = 10% of them" if args.limit
            else "validation = 2,871 faces of train") + " (stratified, seed 0)",
         f"supervised on 100% of the labels: {full:.4f} "
         f"({done['100pct/supervised']['labelled']} faces, {done['100pct/supervised']['minutes']:.1f} min)",
         "",
-        "| labels kept | labelled faces | supervised | + fine-tuning alone (control) | + self-training "
+        "| labels kept | labelled faces | supervised | + fine-tuning alone (control) | "
+        + ("+ mean teacher " if args.mean_teacher else "+ self-training ") +
         "| gain vs supervised (points) | gain vs control | share of gap to 100% closed "
         "| pseudo-labels (round 1) | their accuracy | minutes |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
@@ -197,11 +231,11 @@ def write_results(args, done, fractions, class_names):
     xs = [p[0] * 100 for p in points]
     ax.plot(xs, [p[1] for p in points], "o-", label="supervised only")
     ax.plot(xs, [p[3] for p in points], "^:", label="+ fine-tuning alone (control)")
-    ax.plot(xs, [p[2] for p in points], "s-", label="+ self-training")
+    ax.plot(xs, [p[2] for p in points], "s-", label="+ mean teacher" if args.mean_teacher else "+ self-training")
     ax.axhline(full, color="grey", ls="--", label="supervised, 100% labels")
     ax.set_xlabel("labels kept (%)")
     ax.set_ylabel("validation accuracy")
-    ax.set_title("Self-training with part of the labels")
+    ax.set_title(("Mean teacher" if args.mean_teacher else "Self-training") + " with part of the labels")
     ax.legend()
     fig.tight_layout()
     fig.savefig(args.plot, dpi=120)

@@ -133,3 +133,51 @@ def test_soft_self_training_cli(tmp_path):
     import json
     cfg = json.load(open(tmp_path / "m.selftrain1.config.json"))
     assert cfg["n_train"] == 56 + 40 and cfg["n_val"] == 14
+
+
+def test_mean_teacher_is_the_students_moving_average_and_never_trains():
+    import keras
+    import tensorflow as tf
+
+    from fer.meanteacher import MeanTeacher
+    from fer.models import build_cnn
+
+    keras.utils.set_random_seed(0)
+    student, teacher = build_cnn("vgg-bn"), build_cnn("vgg-bn")
+    t0 = [w.copy() for w in teacher.get_weights()]
+    s0 = [w.copy() for w in student.get_weights()]
+    model = MeanTeacher(student, teacher, weight=10.0, ema=0.75)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    x, y = random_faces(8)
+    u, _ = random_faces(8, seed=1)
+    x, u = x.astype(np.float32), u.astype(np.float32)
+    batch = ((x, np.eye(7, dtype=np.float32)[y]), (u, u[:, :, ::-1]))
+    logs = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0).history
+    assert logs["consistency"][0] > 0  # the two views disagree, so the target pulls
+    s1 = student.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(s0, s1))  # the student took a step
+    for a, b, c in zip(teacher.get_weights(), t0, s1):  # the teacher only averaged it in
+        np.testing.assert_allclose(a, 0.75 * b + 0.25 * c, rtol=1e-5, atol=1e-6)
+    # and the saved/predicting model is the teacher
+    np.testing.assert_allclose(model.predict(u, verbose=0), teacher.predict(u, verbose=0), rtol=1e-5)
+
+
+def test_mean_teacher_cli_fine_tunes_and_validates_on_labelled_faces_only(tmp_path):
+    x, y = random_faces(70)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    ux, _ = random_faces(40, seed=5)
+    unl = write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature")
+    out = tmp_path / "m.h5"
+    base = [sys.executable, "train_cnn.py", train, "--out", str(out), "--epochs", "1", "--batch-size", "16",
+            "--val-size", "14"]
+    r = subprocess.run(base + ["--self-train", unl, "--mean-teacher", "10", "--self-train-epochs", "2"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    # 56 labelled training faces at batch 16: 3 steps an epoch, 2 epochs; validation: the 14 labelled faces
+    assert "mean teacher: 6 steps on 56 labelled + 40 unlabelled faces" in r.stdout
+    assert r.stdout.count("train 56 / validation 14 faces") == 1
+    assert "mean teacher: val_accuracy" in r.stdout and (tmp_path / "m.meanteacher.h5").exists()
+    assert "DONE" in r.stdout.splitlines()[-1]
+    r = subprocess.run(base + ["--mean-teacher", "10"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --mean-teacher needs --self-train UNLABELLED_CSV (the faces it learns from)"]

@@ -1,0 +1,106 @@
+"""Mean teacher (Tarvainen & Valpola, 2017): semi-supervised fine-tuning with a consistency
+target instead of pseudo-labels.
+
+The student trains on labelled faces as usual, plus, on every step, a batch of unlabelled
+faces: its prediction for one augmented view is pulled (squared error between probability
+vectors) towards the teacher's prediction for another view of the same face. The teacher
+is not trained: after each step its weights (batch-norm statistics included) move to an
+exponential moving average of the student's, so its targets are steadier than any single
+student's and need no threshold, no cap and no hard label: every unlabelled face counts,
+weighted by how much the two views disagree. Validation and the saved model are the
+teacher's. Validation faces are never among the unlabelled ones.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .pipeline import augmenter, eval_dataset, train_dataset
+from .train import Result, WarmupCosine, split
+
+
+class MeanTeacher(keras.Model):
+    """Wraps a student and its EMA teacher; `fit` on ((x, y), (u_view1, u_view2)) batches."""
+
+    def __init__(self, student: keras.Model, teacher: keras.Model, weight: float, ema: float):
+        super().__init__()
+        self.student, self.teacher = student, teacher
+        self.weight, self.ema = weight, ema
+        self.teacher.trainable = False
+
+    def call(self, x, training=False):
+        return self.teacher(x, training=False)
+
+    def train_step(self, data):
+        (x, y), (u1, u2) = data
+        target = self.teacher(u2, training=False)
+        with tf.GradientTape() as tape:
+            supervised = tf.reduce_mean(keras.losses.categorical_crossentropy(y, self.student(x, training=True)))
+            drift = tf.cast(self.student(u1, training=True), tf.float32) - tf.cast(target, tf.float32)
+            consistency = tf.reduce_mean(tf.reduce_sum(tf.square(drift), axis=1))
+            loss = supervised + self.weight * consistency + tf.add_n(self.student.losses or [0.0])
+        variables = self.student.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        for t, s in zip(self.teacher.weights, self.student.weights):
+            t.assign(self.ema * t + (1.0 - self.ema) * s)
+        return {"loss": loss, "supervised": supervised, "consistency": consistency}
+
+
+def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str, out: str,
+                 steps: int, weight: float = 10.0, ema: float = 0.99,
+                 train_subset: np.ndarray | None = None, verbose: int = 2) -> Result:
+    """Fine-tune the model saved at `start_path` for `steps` optimiser steps (cosine from
+    cfg.lr / 5, no warm-up, as self-training's rounds), each on a labelled batch of the
+    training part (or its `train_subset`) and an unlabelled batch of `x_unlabelled`. The
+    teacher is validated after every pass over the labelled faces; the best one is saved
+    to `out`. Returns its Result."""
+    tr, va = split(faces, cfg)
+    if train_subset is not None:
+        tr = tr[train_subset]
+    keras.mixed_precision.set_global_policy(cfg.precision)
+    keras.utils.set_random_seed(cfg.seed)
+    start = keras.models.load_model(start_path, compile=False)
+    student, teacher = model_fn(), model_fn()
+    student.set_weights(start.get_weights())
+    teacher.set_weights(start.get_weights())
+
+    bs = cfg.batch_size
+    per_pass = max(1, len(tr) // bs)
+    passes = max(1, round(steps / per_pass))
+    crop = cfg.crop if cfg.crop not in (0, 48) else 0
+    labelled = train_dataset(faces.x[tr], faces.labels[tr], bs, augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift,
+                             seed=cfg.seed), seed=cfg.seed, label_smoothing=cfg.label_smoothing, epochs=passes)
+    # two views of the same unlabelled faces: one shuffle seed, two augmentation seeds
+    n_u = per_pass * passes * bs
+    reps = int(np.ceil(n_u / max(len(x_unlabelled), 1))) + 1  # whole batches only: one pass spare
+    no_labels = np.zeros(len(x_unlabelled), np.int64)
+    views = [train_dataset(x_unlabelled, no_labels, bs, augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift,
+                                                                  seed=cfg.seed + 100 * k),
+                           seed=cfg.seed + 1, epochs=reps).map(lambda img, _: img) for k in (1, 2)]
+    ds = tf.data.Dataset.zip((labelled, tf.data.Dataset.zip((views[0], views[1])))).prefetch(2)
+
+    model = MeanTeacher(student, teacher, weight, ema)
+    model.compile(optimizer=keras.optimizers.SGD(WarmupCosine(cfg.lr / 5, per_pass * passes, 0), momentum=0.9,
+                                                 nesterov=True))
+    x_va, y_va = faces.x[va], faces.labels[va]
+    val = eval_dataset(x_va)
+    best = {"acc": -1.0}
+
+    class KeepBestTeacher(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            acc = float(np.mean(teacher.predict(val, verbose=0).argmax(1) == y_va))
+            logs["val_accuracy"] = acc
+            if acc > best["acc"]:
+                best["acc"] = acc
+                teacher.save(out)
+
+    t = time.time()
+    model.fit(ds, epochs=passes, steps_per_epoch=per_pass, callbacks=[KeepBestTeacher()], verbose=verbose)
+    seconds = time.time() - t
+    keras.mixed_precision.set_global_policy("float32")
+    return Result(keras.models.load_model(out, compile=False), best["acc"], passes, seconds, len(tr), len(va), "",
+                  per_pass * passes * bs / seconds)
