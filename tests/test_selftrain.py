@@ -96,11 +96,16 @@ def test_bad_cap_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "m.h5").exists()
 
 
-def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
+def train_and_unlabelled(tmp_path):
+    """A 70-face labelled CSV and a 40-face unlabelled (id,feature) CSV."""
     x, y = random_faces(70)
-    train = write_csv(tmp_path / "train.csv", x, y)
     ux, _ = random_faces(40, seed=5)
-    unl = write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature")
+    return (write_csv(tmp_path / "train.csv", x, y),
+            write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature"))
+
+
+def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
+    train, unl = train_and_unlabelled(tmp_path)
     out = tmp_path / "m.h5"
     r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(out), "--epochs", "1",
                         "--batch-size", "16", "--val-size", "14", "--self-train", unl, "--threshold", "0.0",
@@ -119,10 +124,7 @@ def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
 
 
 def test_soft_self_training_cli(tmp_path):
-    x, y = random_faces(70)
-    train = write_csv(tmp_path / "train.csv", x, y)
-    ux, _ = random_faces(40, seed=5)
-    unl = write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature")
+    train, unl = train_and_unlabelled(tmp_path)
     r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(tmp_path / "m.h5"), "--epochs", "1",
                         "--batch-size", "16", "--val-size", "14", "--self-train", unl, "--soft", "--threshold", "0",
                         "--self-train-epochs", "1"],
@@ -163,10 +165,7 @@ def test_mean_teacher_is_the_students_moving_average_and_never_trains():
 
 
 def test_mean_teacher_cli_fine_tunes_and_validates_on_labelled_faces_only(tmp_path):
-    x, y = random_faces(70)
-    train = write_csv(tmp_path / "train.csv", x, y)
-    ux, _ = random_faces(40, seed=5)
-    unl = write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature")
+    train, unl = train_and_unlabelled(tmp_path)
     out = tmp_path / "m.h5"
     base = [sys.executable, "train_cnn.py", train, "--out", str(out), "--epochs", "1", "--batch-size", "16",
             "--val-size", "14"]
