@@ -16,8 +16,10 @@ from .data import DataError  # noqa: E402
 
 def quiet_tensorflow() -> None:
     """Import TensorFlow with stderr muted: its C++ start-up lines (oneDNN notices) are
-    printed before its logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot hide them."""
-    if "tensorflow" in sys.modules:
+    printed before its logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot hide them.
+    Under another Keras backend (KERAS_BACKEND=jax on a GPU machine without TensorFlow) it
+    does nothing."""
+    if "tensorflow" in sys.modules or os.environ.get("KERAS_BACKEND") != "tensorflow":
         return
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)

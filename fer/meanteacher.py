@@ -73,13 +73,14 @@ def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str
     passes = max(1, round(steps / per_pass))
     crop = cfg.crop if cfg.crop not in (0, 48) else 0
     labelled = train_dataset(faces.x[tr], faces.labels[tr], bs, augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift,
-                             seed=cfg.seed), seed=cfg.seed, label_smoothing=cfg.label_smoothing, epochs=passes)
+                             seed=cfg.seed, erase=cfg.erase), seed=cfg.seed, label_smoothing=cfg.label_smoothing,
+                             epochs=passes)
     # two views of the same unlabelled faces: one shuffle seed, two augmentation seeds
     n_u = per_pass * passes * bs
     reps = int(np.ceil(n_u / max(len(x_unlabelled), 1))) + 1  # whole batches only: one pass spare
     no_labels = np.zeros(len(x_unlabelled), np.int64)
     views = [train_dataset(x_unlabelled, no_labels, bs, augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift,
-                                                                  seed=cfg.seed + 100 * k),
+                                                                  seed=cfg.seed + 100 * k, erase=cfg.erase),
                            seed=cfg.seed + 1, epochs=reps).map(lambda img, _: img) for k in (1, 2)]
     ds = tf.data.Dataset.zip((labelled, tf.data.Dataset.zip((views[0], views[1])))).prefetch(2)
 

@@ -162,6 +162,20 @@ class ReseedDropout(keras.callbacks.Callback):
         reseed(self.generators, epoch)
 
 
+class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that saves `model` (the classifier) whichever model fit() trains, e.g.
+    a wrapper that augments before it (the JAX path), so the .h5 is a plain classifier."""
+
+    def __init__(self, model, filepath, **kwargs):
+        super().__init__(filepath, **kwargs)
+        self.classifier = model
+
+    @property
+    def model(self):
+        super().model  # on JAX this writes the training state back into the shared variables
+        return self.classifier
+
+
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Saves the latest epoch (weights + optimizer state) as .keras plus a JSON of the run
     state, each through a temporary file and an atomic rename, so a kill never leaves a
@@ -258,7 +272,7 @@ def split(faces: Faces, cfg: Config):
 def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, init: str | None = None,
         extra_train: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 1,
         strategy=None, callbacks: tuple = (), train_subset: np.ndarray | None = None,
-        teacher=None) -> Result:
+        teacher=None, feed: str = "auto") -> Result:
     """Train `model_fn()` on `faces` with the recipe in `cfg`; save the best model to `out`.
 
     extra_train: (x, y) added to the training part only (e.g. pseudo-labelled faces),
@@ -269,9 +283,20 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     teacher: a function from faces to class probabilities (e.g. an ensemble's); it is asked
     about the training faces only, and each target becomes (1 - cfg.distill) x the smoothed
     label + cfg.distill x the teacher's probabilities (knowledge distillation).
+    feed: "tf.data" (batches augmented in a tf.data pipeline, resume-exact), "arrays" (Keras
+    shuffles the arrays; augmentation layers run in a training wrapper around the model, on
+    the accelerator), or "auto": tf.data on TensorFlow, arrays on the other backends (JAX on
+    a GPU machine, which has no TensorFlow).
     """
     keras.utils.set_random_seed(cfg.seed)
-    _deterministic_ops()
+    # TensorFlow feeds batches through tf.data; other backends (JAX on a GPU machine, which
+    # has no TensorFlow) train from arrays, with the augmentation inside a wrapper model.
+    on_tf = keras.backend.backend() == "tensorflow"
+    if feed not in ("auto", "tf.data", "arrays") or (feed == "tf.data" and not on_tf):
+        raise ValueError(f"feed {feed!r}: must be auto, arrays, or tf.data (TensorFlow backend only)")
+    arrays = feed == "arrays" or (feed == "auto" and not on_tf)
+    if on_tf:
+        _deterministic_ops()
     # every run sets it: a float32 run after a bfloat16 one in the same process stays float32
     keras.mixed_precision.set_global_policy(cfg.precision)
     stem = stem_of(out)
@@ -283,8 +308,9 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     x_tr, y_tr = faces.x[tr], faces.labels[tr]
     n_train = len(x_tr) + (len(extra_train[0]) if extra_train is not None else 0)
     x_va, y_va = faces.x[va], faces.labels[va]
-    steps = n_train // cfg.batch_size
-    if steps == 0:
+    # arrays end each epoch with a partial batch; the tf.data stream drops it
+    steps = math.ceil(n_train / cfg.batch_size) if arrays else n_train // cfg.batch_size
+    if n_train < cfg.batch_size:
         raise ValueError(f"batch size {cfg.batch_size} is larger than the {n_train} training faces")
 
     initial_epoch = 0
@@ -293,21 +319,26 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         model = model_fn()
         if init:
             model.set_weights(keras.models.load_model(init, compile=False).get_weights())
-        compile_model(model, cfg, steps)
+        crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
+        aug = (augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=arrays)
+               if cfg.augment else None)
+        # What fit() trains: the model itself, or (fed arrays) the augmentation layers then
+        # the model (they pass faces through unchanged outside training, so validation sees
+        # whole faces either way); the best and the final saved models are always `model`.
+        trainer = model if not arrays or aug is None else keras.Sequential(
+            [keras.Input(faces.x.shape[1:], name="face"), aug, model], name="augment_then_model")
+        compile_model(trainer, cfg, steps)
         if resume and os.path.exists(f"{stem}.last.keras"):
             # A .keras file's compile config has no optimizer in Keras 3.15 (load_model would
             # silently compile RMSprop), so rebuild ours and load weights + optimizer state into it.
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(f"{stem}.last.keras")
+            trainer.optimizer.build(trainer.trainable_variables)
+            trainer.load_weights(f"{stem}.last.keras")
             with open(f"{stem}.last.json") as f:
                 initial_epoch = json.load(f)["epoch"]
             _truncate_history(f"{stem}.history.csv", initial_epoch)
             if verbose:
                 print(f"Resuming from {stem}.last.keras after epoch {initial_epoch} "
-                      f"(optimizer step {int(model.optimizer.iterations.numpy())})")
-
-    crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
-    aug = augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase) if cfg.augment else None
+                      f"(optimizer step {int(trainer.optimizer.iterations.numpy())})")
     # Shuffle order and augmentation are functions of (seed, epoch, batch), so a resumed run
     # sees the same batches from `initial_epoch` on as an uninterrupted one.
     targets = smoothed_onehot(y_tr, cfg.label_smoothing)
@@ -322,9 +353,15 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
                   f"on the {len(y_tr):,} labelled ones {np.mean(soft[:len(y_tr)].argmax(1) == y_tr):.4f}), "
                   f"weight {cfg.distill}")
         targets = (1 - cfg.distill) * targets + cfg.distill * soft
-    ds_tr = train_dataset(x_tr, targets, cfg.batch_size, aug, seed=cfg.seed, first_epoch=initial_epoch,
-                          epochs=cfg.epochs)
-    ds_va = eval_dataset(x_va, y_va) if len(va) else None
+    if not arrays:
+        ds_tr = train_dataset(x_tr, targets, cfg.batch_size, aug, seed=cfg.seed, first_epoch=initial_epoch,
+                              epochs=cfg.epochs)
+        ds_va = eval_dataset(x_va, y_va) if len(va) else None
+        feed = dict(x=ds_tr, steps_per_epoch=steps, shuffle=False)
+    else:  # seeded shuffle by Keras; augmentation draws inside the model (not resume-exact)
+        ds_va = (x_va.astype(np.float32), smoothed_onehot(y_va)) if len(va) else None
+        feed = dict(x=x_tr.astype(np.float32), y=targets.astype(np.float32), batch_size=cfg.batch_size,
+                    shuffle=True, validation_batch_size=256)
     monitor = "val_accuracy" if ds_va is not None else "accuracy"
 
     # On resume: continue the clock, and keep the best model unless a later epoch beats it.
@@ -332,14 +369,14 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     past = past if past is not None and len(past) else None
     callbacks = [
         ElapsedMinutes(float(past["minutes"].iloc[-1]) if past is not None and "minutes" in past else 0.0),
-        keras.callbacks.ModelCheckpoint(out, monitor=monitor, mode="max", save_best_only=True, verbose=0,
+        BestModelCheckpoint(model, out, monitor=monitor, mode="max", save_best_only=True, verbose=0,
                                         initial_value_threshold=float(past[monitor].max())
                                         if past is not None and monitor in past else None),
         keras.callbacks.CSVLogger(f"{stem}.history.csv", append=resume and initial_epoch > 0),
         ResumableEarlyStopping(past=past[monitor] if past is not None and monitor in past else (),
                                monitor=monitor, patience=cfg.patience, verbose=verbose),
         ResumableCheckpoint(stem, cfg),
-        ReseedDropout(),
+        *([ReseedDropout()] if on_tf else []),
         *callbacks,
     ]
     if cfg.schedule == "plateau":
@@ -347,11 +384,10 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
                                                            patience=max(cfg.patience // 3, 2), verbose=verbose))
     start = time.time()
     history = {}
-    with _stop_on_ctrl_c(model, stem):
+    with _stop_on_ctrl_c(trainer, stem):
         if cfg.epochs > initial_epoch:
-            history = model.fit(ds_tr, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                                steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
-                                shuffle=False).history
+            history = trainer.fit(**feed, validation_data=ds_va, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                                  callbacks=callbacks, verbose=verbose).history
         elif not (resume and os.path.exists(out)):  # nothing to train (e.g. --epochs 0 --init M): M as it is
             model.save(out)                           # (a finished run resumed keeps its best model)
     seconds = time.time() - start
@@ -359,7 +395,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     best.save(out)  # again without the optimizer state: half the size, same predictions
     val_acc = float("nan")
     if ds_va is not None:
-        probs = best.predict(eval_dataset(x_va), verbose=0)
+        probs = best.predict(x_va.astype(np.float32), batch_size=256, verbose=0)
         val_acc = float(np.mean(np.argmax(probs, 1) == y_va))
     epochs_run = len(history.get("loss", [])) + initial_epoch
     with open(f"{stem}.config.json", "w") as f:  # what visualize.py needs to rebuild the split

@@ -44,9 +44,9 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
     r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("DONE") == 6
-    for name in ("cnn_stage1", "cnn", "cnn2", "cnn3", "cnn4", "cnn5"):
+    for name in ("cnn_stage1", "cnn1", "cnn2", "cnn3", "cnn4", "cnn5"):
         assert (models / f"{name}.h5").exists() and (models / f"{name}.history.csv").exists(), name
-    stage2 = json.load(open(models / "cnn.config.json"))
+    stage2 = json.load(open(models / "cnn1.config.json"))
     assert stage2["config"]["dropout"] == 0.5 and stage2["config"]["lr"] == 0.02
     assert json.load(open(models / "cnn_stage1.config.json"))["config"]["dropout"] == 1.0
     third = json.load(open(models / "cnn3.config.json"))
@@ -59,7 +59,7 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
     import keras
 
     weights = lambda n: keras.models.load_model(models / f"{n}.h5", compile=False).get_weights()
-    before = {n: weights(n) for n in ("cnn", "cnn2", "cnn3", "cnn4", "cnn5")}
+    before = {n: weights(n) for n in ("cnn1", "cnn2", "cnn3", "cnn4", "cnn5")}
     r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})  # all finished: nothing is retrained
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Resuming" in r.stdout
@@ -67,6 +67,22 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
         assert len(pd.read_csv(models / f"{n}.history.csv")) == 1
         for a, b in zip(w, weights(n)):
             np.testing.assert_array_equal(a, b)
+
+
+def test_train_shipped_gpu_makes_both_models_with_their_recipes(tmp_path):
+    """The GPU script's two stages, run here on TensorFlow for one epoch each: the recipe
+    (300 epochs in the script, overridden here) reaches train_cnn.py as written."""
+    x, y = random_faces(70)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    models = tmp_path / "m"
+    r = run(["bash", os.path.join(ROOT, "train_shipped_gpu.sh"), train, "--epochs", "1", "--batch-size", "16",
+             "--val-size", "14"], cwd=tmp_path, env={"MODELS_DIR": str(models), "KERAS_BACKEND": "tensorflow"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("DONE") == 2
+    best, other = (json.load(open(models / f"{n}.config.json"))["config"] for n in ("cnn", "cnn6"))
+    for c in (best, other):
+        assert c["arch"] == "vgg-bn-deep-wide" and c["rotation"] == 0 and c["zoom"] == 0 and c["warmup_epochs"] == 5
+    assert best["erase"] == 0.5 and other["erase"] == 0
 
 
 def test_hw3_test_writes_submission_in_input_order(tmp_path, tiny_test, trained_model):

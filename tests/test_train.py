@@ -4,6 +4,7 @@ import os
 import keras
 import numpy as np
 import pandas as pd
+import pytest
 
 from fer.data import load_csv
 from fer.models import build_cnn
@@ -207,3 +208,41 @@ def test_flip_tta_and_ensemble_average(tmp_path):
     windows = [x[:, i:i + 44, j:j + 44] for i, j in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4))]
     manual = sum(predict_proba([a], w, tta="flip") for w in windows) / 5
     np.testing.assert_allclose(predict_proba([a], x, tta="crops"), manual, rtol=1e-5, atol=1e-6)
+
+
+def test_random_window_cuts_a_window_in_training_and_passes_whole_faces_otherwise():
+    from fer.pipeline import RandomWindow, augmenter
+
+    faces = np.arange(4 * 48 * 48, dtype=np.float32).reshape(4, 48, 48, 1)
+    layer = RandomWindow(40, seed=3)
+    assert np.array_equal(np.asarray(layer(faces, training=False)), faces)
+    windows = [np.asarray(layer(faces, training=True)) for _ in range(20)]
+    offsets = set()
+    for w in windows:
+        assert w.shape == (4, 40, 40, 1)
+        i, j = divmod(int(w[0, 0, 0, 0]), 48)  # pixel values are their own positions
+        assert 0 <= i <= 8 and 0 <= j <= 8
+        assert np.array_equal(w, faces[:, i:i + 40, j:j + 40])  # a true window, the same for the batch
+        offsets.add((i, j))
+    assert len(offsets) > 5  # the offsets vary from call to call
+    assert any(isinstance(l, RandomWindow) for l in augmenter(40, in_model=True).layers)
+    assert not any(isinstance(l, RandomWindow) for l in augmenter(40).layers)
+
+
+def test_array_feed_augments_in_a_wrapper_but_saves_the_plain_best_model(tmp_path):
+    """The JAX path (feed="arrays"), run here on TensorFlow: it learns the bright/dark
+    problem, and the saved model is the bare classifier of the best epoch."""
+    rng = np.random.default_rng(0)
+    y = np.array([0, 3] * 80)
+    x = np.where(y[:, None, None, None] == 3, rng.integers(150, 256, (160, 48, 48, 1)),
+                 rng.integers(0, 100, (160, 48, 48, 1))).astype(np.uint8)
+    from fer.data import Faces
+    out = str(tmp_path / "cnn.h5")
+    res = fit(lambda: build_cnn("vgg-bn"), Faces(x=x, labels=y),
+              tiny_config(epochs=4, val_size=40, lr=0.02, label_smoothing=0.0), out, verbose=0, feed="arrays")
+    assert res.val_accuracy >= 0.9
+    model = keras.models.load_model(out, compile=False)
+    assert model.name == "vgg_bn" and "augment" not in [l.name for l in model.layers]
+    hist = pd.read_csv(tmp_path / "cnn.history.csv")
+    assert len(hist) == 4 and res.val_accuracy == pytest.approx(hist["val_accuracy"].max(), abs=1e-6)
+    assert os.path.exists(tmp_path / "cnn.last.keras")
