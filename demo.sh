@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: install into .venv, then label the 200 real FER2013 test
-# faces committed in data/ with the shipped model (models/cnn.h5).
+# faces committed in data/ with hw3_test.sh (the shipped ensemble).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi

@@ -9,6 +9,6 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="${PYTHON:-python3}"; [ -x "$HERE/.venv/bin/python" ] && [ -z "${PYTHON:-}" ] && PY="$HERE/.venv/bin/python"
 TEST="$(realpath -m "$1")"; OUT="$(realpath -m "$2")"
 MODELS=()  # HW3_MODEL paths are relative to the caller's directory, the defaults to the repo
-for m in ${HW3_MODEL:-$HERE/models/cnn.h5 $HERE/models/cnn6.h5 $HERE/models/cnn2.h5 $HERE/models/cnn3.h5}; do MODELS+=(--model "$(realpath -m "$m")"); done
+for m in ${HW3_MODEL:-$HERE/models/cnn7.h5 $HERE/models/cnn6.h5 $HERE/models/cnn2.h5 $HERE/models/cnn3.h5}; do MODELS+=(--model "$(realpath -m "$m")"); done
 cd "$HERE"
 exec "$PY" predict.py "$TEST" "$OUT" "${MODELS[@]}" --tta "${HW3_TTA:-center}"

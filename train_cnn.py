@@ -183,8 +183,10 @@ def main(argv=None):
         res, _ = self_train(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, unlabelled.x, res, args.out,
                             rounds=args.rounds, threshold=args.threshold, cap=args.cap,
                             epochs=args.self_train_epochs, soft=args.soft, agree=args.agree)
+    # a fine-tune kept from before self-training has no supervised epochs to give a speed for
+    speed = f" ({res.images_per_second:.0f} img/s incl. validation)" if res.images_per_second else ""
     print(f"DONE {args.out}: val_accuracy={res.val_accuracy:.4f} epochs={res.epochs_run} "
-          f"time={res.seconds / 60:.1f} min ({res.images_per_second:.0f} img/s incl. validation)")
+          f"time={res.seconds / 60:.1f} min{speed}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The recipe of the CPU-trained models, one command (about 5 hours 40 minutes on 2 CPU cores);
-# models/cnn.h5 and models/cnn6.h5 were trained on a GPU: train_shipped_gpu.sh.
+# models/cnn7.h5 and models/cnn6.h5 were trained on a GPU, and models/cnn.h5 distilled from
+# the ensemble: train_shipped_gpu.sh (after this script, which makes cnn2 and cnn3).
 #   bash train_shipped.sh train.csv [extra train_cnn.py options for every stage]
 # Every stage runs with --resume, so after a kill the same command carries on where it
 # stopped, and a finished stage is not trained again. Writes into $MODELS_DIR (default models/).
@@ -26,3 +27,5 @@ PYTHON="$PY" HW3_MODEL_OUT="$M/cnn4.h5" bash "$HERE/hw3_train.sh" "$TRAIN" --res
 # 6. models/cnn5.h5: 40 more epochs from cnn4, a new cosine from 0.02 without warm-up
 "$PY" train_cnn.py "$TRAIN" --out "$M/cnn5.h5" --resume --init "$M/cnn4.h5" --arch vgg-bn-deep-wide \
     --precision mixed_bfloat16 --epochs 40 --lr 0.02 --warmup-epochs 0 "$@"
+# The shipped ensemble members keep their weights as float16 (half the size; fer/compact.py)
+for m in cnn2 cnn3; do "$PY" -m fer.compact "$M/$m.h5"; done

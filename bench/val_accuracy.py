@@ -6,7 +6,7 @@
 Uses the validation split recorded in the first model's .config.json (seed 0, 2,871
 faces for the shipped models): faces none of these models trained on. Also times
 hw3_test-style prediction of those faces (an ensemble's seconds: the sum of its
-members'). Writes bench/results_val_accuracy.md.
+members'). Writes bench/results_val_accuracy.md (or --results).
 """
 
 import argparse
@@ -28,6 +28,10 @@ def main():
     p.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz"))
     p.add_argument("--model", action="append")
     p.add_argument("--tta", default="none,flip,center,crops", help="TTA modes to compare (comma-separated)")
+    p.add_argument("--max-size", type=int, default=0, help="largest ensemble to list (default: all the models)")
+    p.add_argument("--ensemble", action="append", default=[],
+                   help="also list this ensemble: comma-separated file names of --model paths (repeatable)")
+    p.add_argument("--results", default=os.path.join(HERE, "results_val_accuracy.md"), help="where to write the table")
     args = p.parse_args()
     paths = args.model or [os.path.join(ROOT, "models", m) for m in ("cnn.h5", "cnn_st.h5")
                            if os.path.exists(os.path.join(ROOT, "models", m))]
@@ -51,18 +55,24 @@ def main():
             probs[name, tta] = predict_proba([model], x, tta=tta)
             seconds[name, tta] = time.perf_counter() - t
     rows = []
-    for k in range(1, len(models) + 1):
-        for combo in itertools.combinations(models, k):
-            for tta in ttas:
-                mean = np.mean([probs[c, tta] for c in combo], axis=0)
-                acc = float(np.mean(mean.argmax(1) == y))
-                secs = sum(seconds[c, tta] for c in combo)
-                rows.append(f"| {' + '.join(combo)} | {tta} | {acc:.4f} | {secs:.1f} |")
-                print(rows[-1], flush=True)
+    combos = [c for k in range(1, (args.max_size or len(models)) + 1) for c in itertools.combinations(models, k)]
+    for e in args.ensemble:
+        unknown = set(e.split(",")) - set(models)
+        if unknown:
+            p.error(f"--ensemble {e}: {', '.join(sorted(unknown))} not among the --model file names")
+        if tuple(e.split(",")) not in combos:
+            combos.append(tuple(e.split(",")))
+    for combo in combos:
+        for tta in ttas:
+            mean = np.mean([probs[c, tta] for c in combo], axis=0)
+            acc = float(np.mean(mean.argmax(1) == y))
+            secs = sum(seconds[c, tta] for c in combo)
+            rows.append(f"| {' + '.join(combo)} | {tta} | {acc:.4f} | {secs:.1f} |")
+            print(rows[-1], flush=True)
     table = "\n".join(["$ python bench/val_accuracy.py " + " ".join(sys.argv[1:]),
                        f"validation split: {len(va)} faces of train (stratified, seed {cfg['seed']})", "",
                        "| models | TTA | val accuracy | seconds to predict |", "|---|---|---:|---:|", *rows])
-    with open(os.path.join(HERE, "results_val_accuracy.md"), "w") as f:
+    with open(args.results, "w") as f:
         f.write(table + "\n")
     print(table)
 

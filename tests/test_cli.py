@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -43,7 +44,8 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
            "--val-size", "14"]
     r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("DONE") == 6
+    assert r.stdout.count("val_accuracy=") == 6
+    assert r.stdout.count("as float16") == 2  # the shipped members cnn2 and cnn3 are compacted
     for name in ("cnn_stage1", "cnn1", "cnn2", "cnn3", "cnn4", "cnn5"):
         assert (models / f"{name}.h5").exists() and (models / f"{name}.history.csv").exists(), name
     stage2 = json.load(open(models / "cnn1.config.json"))
@@ -69,20 +71,43 @@ def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path)
             np.testing.assert_array_equal(a, b)
 
 
-def test_train_shipped_gpu_makes_both_models_with_their_recipes(tmp_path):
-    """The GPU script's two stages, run here on TensorFlow for one epoch each: the recipe
-    (300 epochs in the script, overridden here) reaches train_cnn.py as written."""
+def test_train_shipped_gpu_makes_its_models_with_their_recipes(tmp_path):
+    """The GPU script's stages, run here on TensorFlow for one epoch each: the recipe (300
+    epochs in the script, overridden here) reaches train_cnn.py as written; the distillation
+    stage waits for its teachers and the unlabelled faces; the shipped files end float16."""
+    import h5py
+
     x, y = random_faces(70)
     train = write_csv(tmp_path / "train.csv", x, y)
     models = tmp_path / "m"
-    r = run(["bash", os.path.join(ROOT, "train_shipped_gpu.sh"), train, "--epochs", "1", "--batch-size", "16",
-             "--val-size", "14"], cwd=tmp_path, env={"MODELS_DIR": str(models), "KERAS_BACKEND": "tensorflow"})
+    cmd = ["bash", os.path.join(ROOT, "train_shipped_gpu.sh"), train, "--epochs", "1", "--batch-size", "16",
+           "--val-size", "14"]
+    env = {"MODELS_DIR": str(models), "KERAS_BACKEND": "tensorflow"}
+    r = run(cmd, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("DONE") == 2
-    best, other = (json.load(open(models / f"{n}.config.json"))["config"] for n in ("cnn", "cnn6"))
-    for c in (best, other):
+    assert r.stdout.count("val_accuracy=") == 2 and "stage 3 (models/cnn.h5) skipped" in r.stdout
+    assert not (models / "cnn.h5").exists()
+    first, second = (json.load(open(models / f"{n}.config.json"))["config"] for n in ("cnn7", "cnn6"))
+    for c in (first, second):
         assert c["arch"] == "vgg-bn-deep-wide" and c["rotation"] == 0 and c["zoom"] == 0 and c["warmup_epochs"] == 5
-    assert best["erase"] == 0.5 and other["erase"] == 0
+    assert first["erase"] == 0.5 and second["erase"] == 0
+
+    # with the CPU ensemble members (any models do as teachers here) and the test faces
+    for m in ("cnn2", "cnn3"):
+        shutil.copy(models / "cnn6.h5", models / f"{m}.h5")
+    xt, _ = random_faces(21, seed=3)
+    write_csv(tmp_path / "test.csv.gz", xt, np.arange(21), header="id,feature", gz=True)
+    r = run(cmd, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    log = json.load(open(models / "cnn.config.json"))
+    assert log["init"].endswith("cnn7.h5") and log["config"]["epochs"] == 1 and log["config"]["erase"] == 0.5
+    assert [os.path.basename(t) for t in log["config"]["extra"]["teachers"]] == ["cnn7.h5", "cnn6.h5", "cnn2.h5",
+                                                                                  "cnn3.h5"]
+    assert log["config"]["extra"]["unlabelled"].endswith("test.csv.gz")
+    assert log["n_train"] == 56 + 21  # the unlabelled faces joined the training part
+    for m in ("cnn7", "cnn6", "cnn"):
+        with h5py.File(models / f"{m}.h5") as f:
+            assert f["model_weights/predictions/predictions/kernel"].dtype == np.float16
 
 
 def test_hw3_test_writes_submission_in_input_order(tmp_path, tiny_test, trained_model):
@@ -106,6 +131,28 @@ def test_predict_ensemble_of_two_models(tmp_path, tiny_test, trained_model):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "2 model(s)" in r.stdout
     assert len(pd.read_csv(out)) == len(ids)
+
+
+def test_paired_bench_compares_models_on_the_recorded_split(tmp_path, trained_model):
+    x, y = random_faces(70)  # the faces trained_model was trained on; its config records the split
+    train = write_csv(tmp_path / "train.csv", x, y)
+    res = tmp_path / "paired.md"
+    r = run([PY, "bench/paired.py", trained_model, trained_model, "--data", train, "--tta", "none",
+             "--results", str(res)])
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = res.read_text().strip().splitlines()[-1].split("|")
+    # a model against itself: no difference, no discordant faces
+    assert [c.strip() for c in row[4:8]] == ["+0.00", "0", "0", "1.000"]
+    assert "validation split: 14 faces" in res.read_text()
+
+
+def test_mcnemar_p_value():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from paired import mcnemar_p
+
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0
+    assert abs(mcnemar_p(10, 0) - 2 * 0.5**10) < 1e-12  # all ten discordant faces one way
+    assert mcnemar_p(30, 10) < 0.01 < mcnemar_p(12, 8)
 
 
 def _assert_clean_failure(r, out, *needles):
@@ -275,3 +322,25 @@ def test_visualize_all_writes_every_figure(tmp_path, trained_model, tiny_train):
                  "feature_maps_conv1_1", "model_summary_cnn"):
         assert any(n.startswith(part) for n in names), (part, names)
     assert r.stdout.strip().splitlines()[-1].startswith("DONE visualize all")
+
+
+def test_shipped_models_are_compact_and_loadable():
+    """The models hw3_test.sh and predict.py use by default are committed, stored as float16
+    (what keeps the tree under its size limit) and load into float32 networks."""
+    import re
+
+    import h5py
+
+    from fer import cli
+
+    script = open(os.path.join(ROOT, "hw3_test.sh")).read()
+    names = re.findall(r"\$HERE/models/(\w+)\.h5", script)
+    assert len(names) == 4 and "cnn" not in names  # the ensemble: cnn.h5's four teachers
+    for name in names + ["cnn", "dnn"]:
+        path = os.path.join(ROOT, "models", f"{name}.h5")
+        assert os.path.getsize(path) < 16 * 2**20, name
+        with h5py.File(path) as f:
+            kernel = f["model_weights/predictions/predictions/kernel"][()]
+        assert kernel.dtype == np.float16, name
+        model = cli.load_model(path)
+        assert model.weights[0].dtype == "float32" and model.output_shape == (None, 7)

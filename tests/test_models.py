@@ -43,3 +43,31 @@ def test_dropout_scale_changes_rates_not_weights():
     import pytest
     with pytest.raises(ValueError):
         build_cnn("vgg-bn", dropout_scale=-1)
+
+
+def test_halved_h5_loads_as_float32_and_predicts_nearly_the_same(tmp_path):
+    import keras
+
+    from fer.compact import halve_h5, main
+
+    m = build_cnn("vgg-bn")
+    # trained-looking batch-norm statistics, so the check is not only about fresh weights
+    for layer in m.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(np.random.default_rng(1).normal(0, 1, layer.moving_mean.shape))
+            layer.moving_variance.assign(np.random.default_rng(2).uniform(0.5, 2, layer.moving_variance.shape))
+    src, dst = tmp_path / "m.h5", tmp_path / "half.h5"
+    m.save(src)
+    assert halve_h5(str(src), str(dst)) == len(m.weights)
+    assert dst.stat().st_size < 0.6 * src.stat().st_size
+    half = keras.models.load_model(dst, compile=False)
+    assert all(w.dtype == "float32" for w in half.weights)
+    x = np.random.default_rng(0).integers(0, 256, (16, 48, 48, 1)).astype("float32")
+    p, q = m.predict(x, verbose=0), half.predict(x, verbose=0)
+    np.testing.assert_allclose(q, p, atol=5e-3)
+    assert not np.array_equal(p, q)  # the weights really changed precision
+
+    bad = tmp_path / "not_a_model.h5"
+    bad.write_text("hello")
+    assert main([str(bad), str(tmp_path / "out.h5")]) == 1
+    assert not (tmp_path / "out.h5").exists() and len(list(tmp_path.glob("*.h5"))) == 3
