@@ -42,6 +42,10 @@ def parse_args(argv=None):
                    help="with --teacher: also train on these unlabelled faces (id,feature CSV, e.g. the test file), "
                         "with the teacher's probabilities as their targets")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces (quick checks)")
+    p.add_argument("--minutes", type=float, default=0, metavar="M",
+                   help="a training-time budget: measure this recipe's speed on this machine (20 batches) and "
+                        "set --epochs so that training, and its cosine schedule, ends after about M minutes "
+                        "(an explicit --epochs wins; a --resume keeps the interrupted run's epochs)")
     st = p.add_argument_group("self-training on unlabelled faces")
     st.add_argument("--self-train", metavar="UNLABELLED_CSV",
                     help="id,feature CSV of unlabelled faces (e.g. the test file) to pseudo-label")
@@ -86,6 +90,31 @@ def warn_if_other_split(teacher_path: str, cfg, n_faces: int) -> None:
     if (t.get("seed"), t.get("val_size"), their_faces) != (cfg.seed, cfg.val_size, n_faces):
         print(f"warning: {teacher_path} was trained with another validation split (seed {t.get('seed')}, "
               f"val-size {t.get('val_size')}); validation accuracy here may be optimistic", file=sys.stderr)
+
+
+def size_to_budget(args, cfg, faces, n_extra: int = 0) -> None:
+    """--minutes: set cfg.epochs from the measured speed of this recipe on this machine."""
+    import json
+    import time
+
+    from fer.models import build_cnn
+    from fer.train import epochs_for_minutes, split, stem_of, training_speed
+
+    state = f"{stem_of(args.out)}.last.json"
+    if args.resume and os.path.exists(state):  # the schedule was sized when the run began
+        with open(state) as f:
+            saved = json.load(f)["config"]
+        cfg.epochs, cfg.extra = saved["epochs"], {**saved.get("extra", {}), **cfg.extra}
+        print(f"budget: resuming a {cfg.extra.get('minutes', '?')}-minute run of {cfg.epochs} epochs")
+        return
+    start = time.perf_counter()
+    speed = training_speed(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg)
+    tr, va = split(faces, cfg)
+    n_train = len(tr) + n_extra
+    cfg.epochs = epochs_for_minutes(args.minutes, speed, n_train, len(va), time.perf_counter() - start)
+    cfg.extra.update(minutes=args.minutes, measured_images_per_second=round(speed))
+    print(f"budget: {args.minutes:g} min at {speed:.0f} training images/s (measured here) -> {cfg.epochs} epochs "
+          f"of {n_train:,} faces")
 
 
 def make_strategy(cpu_devices: int = 0):
@@ -142,6 +171,13 @@ def main(argv=None):
         raise cli.UsageError("--mean-teacher needs --self-train UNLABELLED_CSV (the faces it learns from)")
     if args.mean_teacher < 0:
         raise cli.UsageError(f"--mean-teacher {args.mean_teacher}: must be >= 0")
+    if args.minutes < 0:
+        raise cli.UsageError(f"--minutes {args.minutes}: must be > 0 (0: no budget, use --epochs)")
+    # an explicit --epochs wins over a --minutes budget (e.g. `hw3_train.sh train.csv --epochs 5`)
+    given = sys.argv[1:] if argv is None else argv
+    if args.minutes and any(a == "--epochs" or a.startswith("--epochs=") for a in given):
+        print(f"--epochs {args.epochs} given: the --minutes {args.minutes:g} budget is not used")
+        args.minutes = 0
     if args.self_train and not 0 <= args.threshold <= 1:
         raise cli.UsageError(f"--threshold {args.threshold}: must be in [0, 1]")
     from fer.selftrain import parse_cap
@@ -170,6 +206,8 @@ def main(argv=None):
         cfg.extra["unlabelled"] = args.unlabelled
         extra = (distil_on.x, teacher(distil_on.x))
         print(f"distillation: {len(distil_on):,} unlabelled faces from {args.unlabelled} join the training part")
+    if args.minutes:
+        size_to_budget(args, cfg, faces, n_extra=len(distil_on) if distil_on is not None else 0)
     model = build_cnn(cfg.arch, cfg.dropout)
     print(f"{cfg.arch}: {trainable_params(model):,} trainable parameters; {len(faces):,} labelled faces")
     res = fit(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, args.out, resume=args.resume, init=args.init,

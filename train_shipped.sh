@@ -23,7 +23,7 @@ cd "$HERE"
 "$PY" train_cnn.py "$TRAIN" --out "$M/cnn3.h5" --resume --init "$M/cnn2.h5" --epochs 40 --lr 0.02 \
     --warmup-epochs 1 "$@"
 # 5. models/cnn4.h5: hw3_train.sh's one-hour recipe (deeper and wider, in bfloat16), defined there
-PYTHON="$PY" HW3_MODEL_OUT="$M/cnn4.h5" bash "$HERE/hw3_train.sh" "$TRAIN" --resume "$@"
+PYTHON="$PY" HW3_MODEL_OUT="$M/cnn4.h5" bash "$HERE/hw3_train.sh" "$TRAIN" --resume --epochs 66 "$@"
 # 6. models/cnn5.h5: 40 more epochs from cnn4, a new cosine from 0.02 without warm-up
 "$PY" train_cnn.py "$TRAIN" --out "$M/cnn5.h5" --resume --init "$M/cnn4.h5" --arch vgg-bn-deep-wide \
     --precision mixed_bfloat16 --epochs 40 --lr 0.02 --warmup-epochs 0 "$@"

@@ -3,16 +3,15 @@
 
     python bench/recipes.py TRAIN_CSV [--minutes 10] [--only 0,2]
 
-For each recipe: measure its training speed (images/s, 20 steps on real faces), size its
-epoch budget so that training fits in --minutes (its learning-rate schedule ends there),
-train it with train_cnn.py on the usual split (2,871 validation faces, stratified, seed 0),
-and record validation accuracy, minutes and images/s, each also as a ratio to the seed
+For each recipe: train it with `train_cnn.py --minutes`, which measures its training speed
+here (images/s, 30 batches of real faces) and sizes its epochs so that training, and its
+learning-rate schedule, fits in the budget, on the usual split (2,871 validation faces,
+stratified, seed 0); then record validation accuracy, minutes and images/s, each also as a ratio to the seed
 report's VGG recipe (float32, batch 128, Adam), which always runs first.
 Writes bench/results_recipes.md. Takes about (number of recipes) x --minutes.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -36,31 +35,6 @@ RECIPES = [
     ("vgg-bn-deep-wide (32-64-160-320, 1-2-3-3), mixed_bfloat16",
      ["--arch", "vgg-bn-deep-wide", "--precision", "mixed_bfloat16"]),
 ]
-VALIDATION_OVERHEAD = 1.08  # validating 2,871 faces each epoch, measured on the shipped run
-
-
-def images_per_second(extra, data, steps=20):
-    """Training speed of a recipe's model and input pipeline (after 5 warm-up steps)."""
-    import keras
-
-    from fer.data import load_csv
-    from fer.models import build_cnn
-    from fer.pipeline import augmenter, train_dataset
-    from fer.train import Config, compile_model
-
-    opts = dict(zip(extra[::2], extra[1::2]))
-    keras.mixed_precision.set_global_policy(opts.get("--precision", "float32"))
-    cfg = Config(arch=opts.get("--arch", "vgg-bn"), optimizer=opts.get("--optimizer", "sgd"),
-                 lr=float(opts.get("--lr", 0.05)), crop=int(opts.get("--crop", 40)))
-    faces = load_csv(data, expect="train")
-    keras.utils.set_random_seed(0)
-    model = compile_model(build_cnn(cfg.arch), cfg, steps_per_epoch=100)
-    crop = cfg.crop if 0 < cfg.crop < 48 else 0
-    ds = train_dataset(faces.x[:4096], faces.labels[:4096], 128, augmenter(crop), epochs=1000)
-    model.fit(ds.take(5), epochs=1, verbose=0)
-    t = time.perf_counter()
-    model.fit(ds.take(steps), epochs=1, verbose=0)
-    return steps * 128 / (time.perf_counter() - t)
 
 
 def main():
@@ -73,27 +47,24 @@ def main():
     args = p.parse_args()
     cli.quiet_tensorflow()
     chosen = sorted({0, *(int(i) for i in args.only.split(",") if i)}) if args.only else range(len(RECIPES))
-    n_train = 28709 - 2871
     rows, base = [], None
     for i in chosen:
         name, extra = RECIPES[i]
-        # the speed probe runs in a child process so each recipe starts from a clean TensorFlow
-        probe = subprocess.run([sys.executable, __file__, "--probe", json.dumps(extra), args.train_csv],
-                               capture_output=True, text=True)
-        if probe.returncode:
-            sys.exit(f"{name}: speed probe failed\n{probe.stderr[-2000:]}")
-        ips = float(probe.stdout.strip().splitlines()[-1])
-        epochs = max(1, int(args.minutes * 60 * ips / (n_train * VALIDATION_OVERHEAD)))
+        # train_cnn.py --minutes measures the recipe's speed here and sizes its epochs (and so its
+        # learning-rate schedule) to the budget; early stopping is off so every recipe uses it all
         out = os.path.join(args.out, f"r{i}.h5")
         cmd = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--out", out,
-               "--epochs", str(epochs), "--patience", str(epochs)] + extra
+               "--minutes", str(args.minutes), "--patience", "100000"] + extra
         t = time.time()
         r = subprocess.run(cmd, capture_output=True, text=True)
         minutes = (time.time() - t) / 60
         done = [line for line in r.stdout.splitlines() if line.startswith("DONE")]
-        if r.returncode or not done:
+        budget = [line for line in r.stdout.splitlines() if line.startswith("budget: ")]
+        if r.returncode or not done or not budget:
             sys.exit(f"{name}: training failed\n{r.stderr[-2000:]}")
         acc = float(done[-1].split("val_accuracy=")[1].split()[0])
+        ips = float(budget[-1].split(" at ")[1].split()[0])
+        epochs = int(budget[-1].split("-> ")[1].split()[0])
         base = base or (ips, acc)
         rows.append(f"| {name} | {' '.join(extra) or '(defaults)'} | {ips:.0f} | {ips / base[0]:.2f}x | {epochs} "
                     f"| {minutes:.1f} | {acc:.4f} | {acc / base[1]:.2f}x |")
@@ -114,8 +85,4 @@ def main():
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--probe":
-        cli.quiet_tensorflow()
-        print(images_per_second(json.loads(sys.argv[2]), sys.argv[3]))
-    else:
-        main()
+    main()

@@ -119,6 +119,53 @@ def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int, jit_com
     return model
 
 
+# What a validation face costs, in training faces: predicting it, plus each epoch's two
+# checkpoint saves spread over the 2,871 faces (the session-4 one-hour run, models/cnn4:
+# its epochs took 1.08x the time of their training steps alone).
+VALIDATION_COST = 0.7
+
+
+class _BatchClock(keras.callbacks.Callback):
+    """The time at the end of each training batch."""
+
+    def on_train_begin(self, logs=None):
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+
+def training_speed(model_fn, faces: Faces, cfg: Config, steps: int = 30, warmup: int = 10) -> float:
+    """Training images/s of this recipe on this machine: its model, optimiser, precision and
+    tf.data augmentation on real training faces, timed over `steps` batches that follow
+    `warmup` untimed ones (tracing, filling the pipeline) within one `fit`, as in a long run."""
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError("a training-time budget is measured on the tf.data pipeline: TensorFlow backend only")
+    keras.mixed_precision.set_global_policy(cfg.precision)
+    keras.utils.set_random_seed(cfg.seed)
+    tr, _ = split(faces, cfg)
+    x, y = faces.x[tr][:4096], faces.labels[tr][:4096]
+    crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
+    aug = augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase) if cfg.augment else None
+    model = compile_model(model_fn(), cfg, steps_per_epoch=100)
+    ds = train_dataset(x, smoothed_onehot(y, cfg.label_smoothing), cfg.batch_size, aug, seed=cfg.seed, epochs=1000)
+    clock = _BatchClock()
+    model.fit(ds, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
+    speed = steps * cfg.batch_size / (clock.ends[-1] - clock.ends[warmup - 1])
+    keras.backend.clear_session()  # the run proper then builds its model as if this had not happened
+    return speed
+
+
+def epochs_for_minutes(minutes: float, images_per_second: float, n_train: int, n_val: int = 0,
+                       spent_seconds: float = 0.0) -> int:
+    """How many epochs (training on `n_train` faces, validating on `n_val`) fit in `minutes`
+    at the measured training speed, less the seconds already spent measuring it; at least 1.
+    The learning-rate schedule is sized to these epochs, so it ends, as a cosine should,
+    when the budget does."""
+    seconds = max(minutes * 60 - spent_seconds, 0.0)
+    return max(1, int(seconds * images_per_second / (n_train + VALIDATION_COST * n_val)))
+
+
 class ElapsedMinutes(keras.callbacks.Callback):
     """Adds `minutes` (wall-clock since this run started) to each epoch's logs, so the
     history CSV records accuracy against training time."""

@@ -219,12 +219,31 @@ def test_train_refuses_a_validation_split_larger_than_the_data(tmp_path, tiny_tr
     ("--precision", "float16", "--precision float16: must be float32 or mixed_bfloat16"),
     ("--erase", "1.5", "--erase 1.5: must be a probability in [0, 1]"),
     ("--lr", "0", "--lr 0.0: must be > 0"),
+    ("--minutes", "-1", "--minutes -1.0: must be > 0"),
 ])
 def test_train_refuses_an_option_value_that_cannot_work(tmp_path, tiny_train, option, value, message):
     out = tmp_path / "m.h5"
     r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--epochs", "1", "--val-size", "14", option, value])
     _assert_clean_failure(r, out, message)
     assert r.returncode == 2
+
+
+def test_a_minutes_budget_sizes_the_epochs_from_the_measured_speed(tmp_path, tiny_train):
+    out = tmp_path / "b.h5"
+    r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--minutes", "0.5", "--batch-size", "8",
+             "--val-size", "14", "--patience", "1000"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = next(l for l in r.stdout.splitlines() if l.startswith("budget: 0.5 min at "))
+    epochs = int(line.split("-> ")[1].split()[0])
+    saved = json.load(open(tmp_path / "b.config.json"))
+    assert saved["config"]["epochs"] == saved["epochs_run"] == epochs >= 1
+    assert saved["config"]["extra"]["minutes"] == 0.5 and saved["config"]["extra"]["measured_images_per_second"] > 0
+    # an explicit --epochs wins over the budget
+    r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--minutes", "30", "--epochs", "1",
+             "--batch-size", "8", "--val-size", "14"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "--epochs 1 given: the --minutes 30 budget is not used" in r.stdout
+    assert json.load(open(tmp_path / "b.config.json"))["epochs_run"] == 1
 
 
 def test_train_dnn_matches_cnn_parameters(tmp_path, tiny_train):

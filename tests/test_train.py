@@ -246,3 +246,30 @@ def test_array_feed_augments_in_a_wrapper_but_saves_the_plain_best_model(tmp_pat
     hist = pd.read_csv(tmp_path / "cnn.history.csv")
     assert len(hist) == 4 and res.val_accuracy == pytest.approx(hist["val_accuracy"].max(), abs=1e-6)
     assert os.path.exists(tmp_path / "cnn.last.keras")
+
+
+def test_epochs_for_minutes_fills_the_budget_at_the_measured_speed():
+    from fer.train import VALIDATION_COST, epochs_for_minutes
+
+    # 60 minutes at 300 faces/s is 1,080,000 faces: 41 epochs of 25,838 training faces alone
+    assert epochs_for_minutes(60, 300, 25838) == 41
+    with_val = epochs_for_minutes(60, 300, 25838, 2871)
+    assert with_val == int(3600 * 300 / (25838 + VALIDATION_COST * 2871)) < 41
+    assert epochs_for_minutes(120, 300, 25838, 2871) in (2 * with_val, 2 * with_val + 1)
+    assert epochs_for_minutes(60, 300, 25838, 2871, spent_seconds=1800) == epochs_for_minutes(30, 300, 25838, 2871)
+    assert epochs_for_minutes(0.01, 300, 25838) == 1  # never zero epochs
+
+
+def test_a_resumed_budget_run_keeps_its_epochs_without_measuring_again(tmp_path, tiny_train, monkeypatch):
+    import train_cnn
+    from fer import train
+    from fer.data import load_faces
+
+    stem = tmp_path / "m"
+    with open(f"{stem}.last.json", "w") as f:
+        json.dump({"epoch": 3, "config": {"epochs": 7, "extra": {"minutes": 60, "measured_images_per_second": 280}}}, f)
+    monkeypatch.setattr(train, "training_speed", lambda *a, **k: pytest.fail("measured again on resume"))
+    args = train_cnn.parse_args([tiny_train[0], "--out", f"{stem}.h5", "--resume", "--minutes", "60"])
+    cfg = train.Config(epochs=60)
+    train_cnn.size_to_budget(args, cfg, load_faces(tiny_train[0], expect="train"))
+    assert cfg.epochs == 7 and cfg.extra["measured_images_per_second"] == 280
