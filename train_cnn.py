@@ -43,7 +43,7 @@ def parse_args(argv=None):
                         "with the teacher's probabilities as their targets")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces (quick checks)")
     p.add_argument("--minutes", type=float, default=0, metavar="M",
-                   help="a training-time budget: measure this recipe's speed on this machine (20 batches) and "
+                   help="a training-time budget: measure this recipe's speed on this machine (30 batches) and "
                         "set --epochs so that training, and its cosine schedule, ends after about M minutes "
                         "(an explicit --epochs wins; a --resume keeps the interrupted run's epochs)")
     st = p.add_argument_group("self-training on unlabelled faces")

@@ -22,13 +22,7 @@ COMMON=(--init models/cnn7.h5 --arch vgg-bn-deep-wide --precision mixed_bfloat16
 FT=(--epochs 8 --lr 0.01 --warmup-epochs 0)
 TEACH=(--teacher models/cnn7.h5 --teacher models/cnn6.h5 --teacher models/cnn2.h5 --teacher models/cnn3.h5 --distill 0.5)
 
-arm() {  # arm NAME ARGS...: train OUT/NAME.h5 unless done
-  local name=$1; shift
-  if grep -qs "^DONE" "$OUT/$name.log"; then echo "$name: done"; return; fi
-  echo "$name: training (log $OUT/$name.log)"
-  "$PY" train_cnn.py "$T" --out "$OUT/$name.h5" "${COMMON[@]}" "$@" > "$OUT/$name.log" 2>&1
-  tail -n 1 "$OUT/$name.log"
-}
+source bench/arm.sh  # arm NAME ARGS...: train $OUT/NAME.h5 unless its log says DONE
 arm control "${FT[@]}"
 arm kd "${FT[@]}" "${TEACH[@]}"
 arm kdu "${FT[@]}" "${TEACH[@]}" --unlabelled "$U"

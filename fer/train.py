@@ -119,6 +119,15 @@ def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int, jit_com
     return model
 
 
+def recipe_augmenter(cfg: Config, side: int, in_model: bool = False):
+    """The run's augmentation layers for faces of `side` pixels, or None with --augment false
+    (a crop as large as the face is no crop)."""
+    if not cfg.augment:
+        return None
+    crop = cfg.crop if cfg.crop and cfg.crop < side else 0
+    return augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=in_model)
+
+
 # What a validation face costs, in training faces: predicting it, plus each epoch's two
 # checkpoint saves spread over the 2,871 faces (the session-4 one-hour run, models/cnn4:
 # its epochs took 1.08x the time of their training steps alone).
@@ -145,8 +154,7 @@ def training_speed(model_fn, faces: Faces, cfg: Config, steps: int = 30, warmup:
     keras.utils.set_random_seed(cfg.seed)
     tr, _ = split(faces, cfg)
     x, y = faces.x[tr][:4096], faces.labels[tr][:4096]
-    crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
-    aug = augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase) if cfg.augment else None
+    aug = recipe_augmenter(cfg, faces.x.shape[1])
     model = compile_model(model_fn(), cfg, steps_per_epoch=100)
     ds = train_dataset(x, smoothed_onehot(y, cfg.label_smoothing), cfg.batch_size, aug, seed=cfg.seed, epochs=1000)
     clock = _BatchClock()
@@ -366,9 +374,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
         model = model_fn()
         if init:
             model.set_weights(keras.models.load_model(init, compile=False).get_weights())
-        crop = cfg.crop if cfg.crop and cfg.crop < faces.x.shape[1] else 0
-        aug = (augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=arrays)
-               if cfg.augment else None)
+        aug = recipe_augmenter(cfg, faces.x.shape[1], in_model=arrays)
         # What fit() trains: the model itself, or (fed arrays) the augmentation layers then
         # the model (they pass faces through unchanged outside training, so validation sees
         # whole faces either way); the best and the final saved models are always `model`.
