@@ -44,8 +44,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces (quick checks)")
     p.add_argument("--minutes", type=float, default=0, metavar="M",
                    help="a training-time budget: measure this recipe's speed on this machine (30 batches) and "
-                        "set --epochs so that training, and its cosine schedule, ends after about M minutes "
-                        "(an explicit --epochs wins; a --resume keeps the interrupted run's epochs)")
+                        "set --epochs so that training, and its cosine schedule, ends after about M minutes; "
+                        "should the machine slow down, it stops before an epoch that would end past them "
+                        "(an explicit --epochs wins; a --resume keeps the interrupted run's epochs and budget)")
     st = p.add_argument_group("self-training on unlabelled faces")
     st.add_argument("--self-train", metavar="UNLABELLED_CSV",
                     help="id,feature CSV of unlabelled faces (e.g. the test file) to pseudo-label")
@@ -92,21 +93,26 @@ def warn_if_other_split(teacher_path: str, cfg, n_faces: int) -> None:
               f"val-size {t.get('val_size')}); validation accuracy here may be optimistic", file=sys.stderr)
 
 
-def size_to_budget(args, cfg, faces, n_extra: int = 0) -> None:
-    """--minutes: set cfg.epochs from the measured speed of this recipe on this machine."""
+def size_to_budget(args, cfg, faces, n_extra: int = 0) -> float:
+    """--minutes: set cfg.epochs from the measured speed of this recipe on this machine, and
+    return the deadline (a time.time() value) at which the budget runs out."""
     import json
     import time
 
     from fer.models import build_cnn
-    from fer.train import epochs_for_minutes, split, stem_of, training_speed
+    from fer.train import _read_history, epochs_for_minutes, split, stem_of, training_speed
 
-    state = f"{stem_of(args.out)}.last.json"
-    if args.resume and os.path.exists(state):  # the schedule was sized when the run began
-        with open(state) as f:
+    stem = stem_of(args.out)
+    if args.resume and os.path.exists(f"{stem}.last.json"):  # the schedule was sized when the run began
+        with open(f"{stem}.last.json") as f:
             saved = json.load(f)["config"]
         cfg.epochs, cfg.extra = saved["epochs"], {**saved.get("extra", {}), **cfg.extra}
-        print(f"budget: resuming a {cfg.extra.get('minutes', '?')}-minute run of {cfg.epochs} epochs")
-        return
+        minutes = cfg.extra.get("minutes", args.minutes)
+        past = _read_history(f"{stem}.history.csv")
+        spent = float(past["minutes"].iloc[-1]) if past is not None and len(past) and "minutes" in past else 0.0
+        print(f"budget: resuming a {minutes:g}-minute run of {cfg.epochs} epochs ({spent:.1f} minutes spent)")
+        return time.time() + (minutes - spent) * 60
+    deadline = time.time() + args.minutes * 60
     start = time.perf_counter()
     speed = training_speed(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg)
     tr, va = split(faces, cfg)
@@ -115,6 +121,7 @@ def size_to_budget(args, cfg, faces, n_extra: int = 0) -> None:
     cfg.extra.update(minutes=args.minutes, measured_images_per_second=round(speed))
     print(f"budget: {args.minutes:g} min at {speed:.0f} training images/s (measured here) -> {cfg.epochs} epochs "
           f"of {n_train:,} faces")
+    return deadline
 
 
 def make_strategy(cpu_devices: int = 0):
@@ -206,12 +213,15 @@ def main(argv=None):
         cfg.extra["unlabelled"] = args.unlabelled
         extra = (distil_on.x, teacher(distil_on.x))
         print(f"distillation: {len(distil_on):,} unlabelled faces from {args.unlabelled} join the training part")
+    budget = ()
     if args.minutes:
-        size_to_budget(args, cfg, faces, n_extra=len(distil_on) if distil_on is not None else 0)
+        from fer.train import Deadline
+
+        budget = (Deadline(size_to_budget(args, cfg, faces, n_extra=len(distil_on) if distil_on is not None else 0)),)
     model = build_cnn(cfg.arch, cfg.dropout)
     print(f"{cfg.arch}: {trainable_params(model):,} trainable parameters; {len(faces):,} labelled faces")
     res = fit(lambda: build_cnn(cfg.arch, cfg.dropout), faces, cfg, args.out, resume=args.resume, init=args.init,
-              strategy=strategy, teacher=teacher, extra_train=extra)
+              strategy=strategy, teacher=teacher, extra_train=extra, callbacks=budget)
     print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
     if args.self_train and args.mean_teacher:
         res = fine_tune_with_mean_teacher(args, cfg, faces, unlabelled, res)

@@ -190,6 +190,31 @@ class ElapsedMinutes(keras.callbacks.Callback):
             logs["minutes"] = self.offset + (time.time() - self.start) / 60
 
 
+class Deadline(keras.callbacks.Callback):
+    """Ends training at a time budget: after each epoch, if one more epoch as long as the last
+    would end past `deadline` (a time.time() value), it stops there. A budget sized from a
+    speed probe can run a few percent long when the machine slows down mid-run; the epochs cut
+    are the last of the cosine, at a learning rate near zero, so they cost little."""
+
+    def __init__(self, deadline: float, clock=time.time, verbose: int = 1):
+        super().__init__()
+        self.deadline, self.clock, self.verbose = deadline, clock, verbose
+        self.stopped_after = None
+
+    def on_train_begin(self, logs=None):
+        self.last_end = self.clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self.clock()
+        took, self.last_end = now - self.last_end, now
+        if epoch + 1 < self.params.get("epochs", 0) and now + took > self.deadline:
+            self.model.stop_training = True
+            self.stopped_after = epoch + 1
+            if self.verbose:
+                print(f"\nbudget: stopping after epoch {epoch + 1} of {self.params['epochs']}: another one "
+                      f"({took:.0f} s) would end {now + took - self.deadline:.0f} s past the budget")
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """Early stopping (on a metric to maximise) that a resumed run continues: it starts from
     the best value so far and the epochs since it, read from the history, instead of

@@ -273,3 +273,51 @@ def test_a_resumed_budget_run_keeps_its_epochs_without_measuring_again(tmp_path,
     cfg = train.Config(epochs=60)
     train_cnn.size_to_budget(args, cfg, load_faces(tiny_train[0], expect="train"))
     assert cfg.epochs == 7 and cfg.extra["measured_images_per_second"] == 280
+
+
+def test_the_deadline_stops_before_an_epoch_that_would_end_past_the_budget():
+    from types import SimpleNamespace
+
+    from fer.train import Deadline
+
+    now = [0.0]
+    d = Deadline(deadline=100.0, clock=lambda: now[0], verbose=0)
+    d.set_model(SimpleNamespace(stop_training=False))
+    d.set_params({"epochs": 10})
+    d.on_train_begin()
+    ends = []
+    for epoch, took in enumerate([30, 20, 20, 20, 20]):  # the first epoch also traces the graph
+        now[0] += took
+        d.on_epoch_end(epoch)
+        ends.append(d.model.stop_training)
+        if d.model.stop_training:
+            break
+    # after epoch 4 (t=90) another 20 s epoch would end at 110 > 100; after epoch 3 (t=70) at 90
+    assert ends == [False, False, False, True] and d.stopped_after == 4
+    # the last planned epoch is never "stopped": the run ends there anyway
+    last = Deadline(deadline=1.0, clock=lambda: now[0], verbose=0)
+    last.set_model(SimpleNamespace(stop_training=False))
+    last.set_params({"epochs": 1})
+    last.on_train_begin()
+    last.on_epoch_end(0)
+    assert not last.model.stop_training and last.stopped_after is None
+
+
+def test_a_resumed_budget_run_keeps_what_is_left_of_its_budget(tmp_path, tiny_train, monkeypatch):
+    import time
+
+    import train_cnn
+    from fer import train
+    from fer.data import load_faces
+
+    stem = tmp_path / "m"
+    with open(f"{stem}.last.json", "w") as f:
+        json.dump({"epoch": 2, "config": {"epochs": 5, "extra": {"minutes": 60, "measured_images_per_second": 280}}}, f)
+    with open(f"{stem}.history.csv", "w") as f:
+        f.write("epoch,accuracy,minutes\n0,0.3,20.0\n1,0.4,40.0\n")
+    monkeypatch.setattr(train, "training_speed", lambda *a, **k: pytest.fail("measured again on resume"))
+    args = train_cnn.parse_args([tiny_train[0], "--out", f"{stem}.h5", "--resume", "--minutes", "60"])
+    before = time.time()
+    deadline = train_cnn.size_to_budget(args, train.Config(), load_faces(tiny_train[0], expect="train"))
+    # 40 of the 60 minutes are spent: 20 are left
+    assert before + 19.9 * 60 <= deadline <= time.time() + 20 * 60
