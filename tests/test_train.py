@@ -260,21 +260,6 @@ def test_epochs_for_minutes_fills_the_budget_at_the_measured_speed():
     assert epochs_for_minutes(0.01, 300, 25838) == 1  # never zero epochs
 
 
-def test_a_resumed_budget_run_keeps_its_epochs_without_measuring_again(tmp_path, tiny_train, monkeypatch):
-    import train_cnn
-    from fer import train
-    from fer.data import load_faces
-
-    stem = tmp_path / "m"
-    with open(f"{stem}.last.json", "w") as f:
-        json.dump({"epoch": 3, "config": {"epochs": 7, "extra": {"minutes": 60, "measured_images_per_second": 280}}}, f)
-    monkeypatch.setattr(train, "training_speed", lambda *a, **k: pytest.fail("measured again on resume"))
-    args = train_cnn.parse_args([tiny_train[0], "--out", f"{stem}.h5", "--resume", "--minutes", "60"])
-    cfg = train.Config(epochs=60)
-    train_cnn.size_to_budget(args, cfg, load_faces(tiny_train[0], expect="train"))
-    assert cfg.epochs == 7 and cfg.extra["measured_images_per_second"] == 280
-
-
 def test_the_deadline_stops_before_an_epoch_that_would_end_past_the_budget():
     from types import SimpleNamespace
 
@@ -303,7 +288,7 @@ def test_the_deadline_stops_before_an_epoch_that_would_end_past_the_budget():
     assert not last.model.stop_training and last.stopped_after is None
 
 
-def test_a_resumed_budget_run_keeps_what_is_left_of_its_budget(tmp_path, tiny_train, monkeypatch):
+def test_a_resumed_budget_run_keeps_its_epochs_and_what_is_left_of_its_budget(tmp_path, tiny_train, monkeypatch):
     import time
 
     import train_cnn
@@ -312,12 +297,14 @@ def test_a_resumed_budget_run_keeps_what_is_left_of_its_budget(tmp_path, tiny_tr
 
     stem = tmp_path / "m"
     with open(f"{stem}.last.json", "w") as f:
-        json.dump({"epoch": 2, "config": {"epochs": 5, "extra": {"minutes": 60, "measured_images_per_second": 280}}}, f)
+        json.dump({"epoch": 2, "config": {"epochs": 7, "extra": {"minutes": 60, "measured_images_per_second": 280}}}, f)
     with open(f"{stem}.history.csv", "w") as f:
         f.write("epoch,accuracy,minutes\n0,0.3,20.0\n1,0.4,40.0\n")
     monkeypatch.setattr(train, "training_speed", lambda *a, **k: pytest.fail("measured again on resume"))
     args = train_cnn.parse_args([tiny_train[0], "--out", f"{stem}.h5", "--resume", "--minutes", "60"])
+    cfg = train.Config(epochs=60)
     before = time.time()
-    deadline = train_cnn.size_to_budget(args, train.Config(), load_faces(tiny_train[0], expect="train"))
+    deadline = train_cnn.size_to_budget(args, cfg, load_faces(tiny_train[0], expect="train"))
+    assert cfg.epochs == 7 and cfg.extra["measured_images_per_second"] == 280
     # 40 of the 60 minutes are spent: 20 are left
     assert before + 19.9 * 60 <= deadline <= time.time() + 20 * 60
