@@ -100,7 +100,7 @@ def size_to_budget(args, cfg, faces, n_extra: int = 0) -> float:
     import time
 
     from fer.models import build_cnn
-    from fer.train import _read_history, epochs_for_minutes, split, stem_of, training_speed
+    from fer.train import epochs_for_minutes, minutes_spent, split, stem_of, training_speed
 
     stem = stem_of(args.out)
     if args.resume and os.path.exists(f"{stem}.last.json"):  # the schedule was sized when the run began
@@ -108,8 +108,7 @@ def size_to_budget(args, cfg, faces, n_extra: int = 0) -> float:
             saved = json.load(f)["config"]
         cfg.epochs, cfg.extra = saved["epochs"], {**saved.get("extra", {}), **cfg.extra}
         minutes = cfg.extra.get("minutes", args.minutes)
-        past = _read_history(f"{stem}.history.csv")
-        spent = float(past["minutes"].iloc[-1]) if past is not None and len(past) and "minutes" in past else 0.0
+        spent = minutes_spent(f"{stem}.history.csv")
         print(f"budget: resuming a {minutes:g}-minute run of {cfg.epochs} epochs ({spent:.1f} minutes spent)")
         return time.time() + (minutes - spent) * 60
     deadline = time.time() + args.minutes * 60

@@ -285,6 +285,13 @@ def _read_history(history_csv: str):
         return None
 
 
+def minutes_spent(history_csv: str) -> float:
+    """Training minutes a run has spent so far: the last `minutes` its history recorded (0
+    without one). A resumed run continues its clock, and its time budget, from there."""
+    h = _read_history(history_csv)
+    return float(h["minutes"].iloc[-1]) if h is not None and len(h) and "minutes" in h else 0.0
+
+
 def _truncate_history(history_csv: str, epochs: int) -> None:
     """Drop history rows past the checkpoint (a kill can land between the two writes)."""
     h = _read_history(history_csv)
@@ -446,7 +453,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     past = _read_history(f"{stem}.history.csv") if initial_epoch else None
     past = past if past is not None and len(past) else None
     callbacks = [
-        ElapsedMinutes(float(past["minutes"].iloc[-1]) if past is not None and "minutes" in past else 0.0),
+        ElapsedMinutes(minutes_spent(f"{stem}.history.csv") if initial_epoch else 0.0),
         BestModelCheckpoint(model, out, monitor=monitor, mode="max", save_best_only=True, verbose=0,
                                         initial_value_threshold=float(past[monitor].max())
                                         if past is not None and monitor in past else None),
