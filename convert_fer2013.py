@@ -10,11 +10,8 @@ OUT_DIR/test_answers.csv (id,label) to score predictions against.
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from fer import cli  # noqa: E402
+from ferhw3 import cli
 
 
 def rows(keys, x):
@@ -26,7 +23,7 @@ def main(argv=None):
     p.add_argument("fer2013_csv")
     p.add_argument("out_dir")
     args = p.parse_args(argv)
-    from fer.data import DataError, load_csv, write_csv_atomic
+    from ferhw3.data import DataError, load_csv, write_csv_atomic
 
     train = load_csv(args.fer2013_csv, expect="train")
     test = load_csv(args.fer2013_csv)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Predict FER2013 expressions: test CSV (id,feature) -> submission CSV (id,label).
 
-    python predict.py test.csv out.csv                      # the shipped model, flip TTA
+    python predict.py test.csv out.csv                      # the shipped default model, flip TTA
+    python predict.py test.csv out.csv --role ensemble      # what hw3_test.sh runs
     python predict.py test.csv out.csv --model a.h5 --model b.h5 --tta none
     python predict.py photos/ out.csv                       # image files -> file,label,probabilities
 
@@ -14,28 +15,24 @@ grey, centre-cropped to a square, resized.
 
 import argparse
 import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from fer import cli  # noqa: E402  (sets TensorFlow's environment before it loads)
-
-DEFAULT_MODEL = os.path.join(HERE, "models", "cnn.h5")
+from ferhw3 import cli  # sets TensorFlow's environment before it loads
 
 
 def parse_args(argv=None):
-    from fer.predict import TTA_MODES
+    from ferhw3.predict import TTA_MODES
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("test_csv", help="faces to label: id,feature (or label,feature) CSV, plain or .gz; "
                    "Kaggle's fer2013.csv; an image file or a folder of images")
     p.add_argument("out_csv", help="submission to write: id,label")
-    p.add_argument("--model", action="append", help=f"saved model (.h5/.keras); repeat to ensemble "
-                   f"(default {os.path.relpath(DEFAULT_MODEL)})")
-    p.add_argument("--tta", choices=TTA_MODES, default="flip",
-                   help="test-time augmentation: average with the mirrored face (default flip)")
+    p.add_argument("--model", action="append", help="saved model (.h5/.keras); repeat to ensemble")
+    p.add_argument("--role", default="default",
+                   help="without --model: the shipped model(s) of this role in models/manifest.json "
+                        "(default, ensemble, dnn; default: default)")
+    p.add_argument("--tta", choices=TTA_MODES,
+                   help="test-time augmentation (default: the role's, or flip: the face and its mirror)")
     return p.parse_args(argv)
 
 
@@ -44,18 +41,26 @@ def main(argv=None):
     start = time.time()
     import numpy as np
 
-    from fer.data import load_faces, write_csv_atomic
+    from ferhw3 import manifest
+    from ferhw3.data import load_faces, write_csv_atomic
 
     cli.check_output_path(args.out_csv)
+    if args.model:
+        model_paths, tta = args.model, args.tta or "flip"
+    else:
+        try:
+            model_paths, tta = manifest.role(args.role), args.tta or manifest.role_tta(args.role) or "flip"
+        except KeyError:
+            raise cli.UsageError(f"--role {args.role}: not a role of {manifest.MANIFEST} "
+                                 f"(roles: {', '.join(manifest.load()['roles'])})") from None
     faces = load_faces(args.test_csv)
-    model_paths = args.model or [DEFAULT_MODEL]
     for m in model_paths:  # fail before the slow TensorFlow start-up
         if not os.path.exists(m):
             raise cli.UsageError(f"{m}: model file not found")
     models = [cli.load_model(m) for m in model_paths]
-    from fer.predict import predict_proba, write_submission
+    from ferhw3.predict import predict_proba, write_submission
 
-    probs = predict_proba(models, faces.x, tta=args.tta)
+    probs = predict_proba(models, faces.x, tta=tta)
     labels = probs.argmax(axis=1)
     ids = faces.ids if faces.ids is not None else np.arange(len(faces))
     if faces.names is not None:  # image files: name each one and give all 7 probabilities
@@ -66,7 +71,7 @@ def main(argv=None):
     extra = ""
     if faces.labels is not None:
         extra = f" accuracy={np.mean(labels == faces.labels):.4f}"
-    print(f"DONE {args.out_csv}: {len(ids)} faces, {len(models)} model(s), tta={args.tta}{extra}, "
+    print(f"DONE {args.out_csv}: {len(ids)} faces, {len(models)} model(s), tta={tta}{extra}, "
           f"{time.time() - start:.1f} s")
 
 

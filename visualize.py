@@ -1,71 +1,44 @@
 #!/usr/bin/env python3
 """Figures of the homework report from saved .h5 models.
 
-    python visualize.py all --model models/cnn.h5 --dnn models/dnn.h5 --data train.csv --out reports
-    python visualize.py curves --history models/cnn.history.csv --history models/dnn.history.csv
-    python visualize.py confusion --model models/cnn.h5 --data train.csv
-    python visualize.py saliency --model models/cnn.h5 --data train.csv [--rows 12 40 ...]
-    python visualize.py ascent --model models/cnn.h5 [--layer conv2_1] [--filters 64]
-    python visualize.py featuremaps --model models/cnn.h5 --data train.csv --row 0 [--layer conv1_1]
-    python visualize.py summary --model models/cnn.h5 --dnn models/dnn.h5
+    python visualize.py all --data train.csv --out reports       # the shipped models, every figure
+    python visualize.py curves --history runs/vgg-bn.history.csv --history runs/dnn.history.csv
+    python visualize.py confusion --model runs/vgg-bn.h5 --data train.csv
+    python visualize.py saliency --data train.csv [--rows 12 40 ...]
+    python visualize.py ascent [--layer conv2_1] [--filters 64]
+    python visualize.py featuremaps --data train.csv --row 0 [--layer conv1_1]
+    python visualize.py summary
 
-Evaluation uses the validation split the model did not train on: the seed and size are
-read from the `.config.json` written beside the model (or --seed / --val-size).
+The model defaults to the "analysis" role of models/manifest.json, the DNN to its "dnn"
+role. Evaluation uses the validation split the model did not train on: the seed and size
+are read from the run record beside the model (or --seed / --val-size); a shipped model
+that trained on those faces is refused.
 """
 
 import argparse
-import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from fer import cli  # noqa: E402
-
-
-def stem(path):
-    return path[:-3] if path.endswith(".h5") else os.path.splitext(path)[0]
+from ferhw3 import cli  # sets TensorFlow's environment before it loads
+from ferhw3.runfiles import RunFiles, init_chain
 
 
 def validation_split(args):
     """(x_val, y_val, val row numbers in the CSV) for args.model's split."""
-    from fer.data import load_faces, stratified_split
+    from ferhw3.evaluate import SeenFaces, validation_faces
 
-    seed, val_size = args.seed, args.val_size
-    cfg_path = stem(args.model) + ".config.json"
-    if os.path.exists(cfg_path):
-        cfg = json.load(open(cfg_path))["config"]
-        seed, val_size = cfg["seed"], cfg["val_size"]
-    faces = load_faces(args.data, expect="train")
-    _, va = stratified_split(faces.labels, val_size, seed)
-    print(f"validation split: {len(va)} faces (seed {seed}, val_size {val_size})")
-    return faces.x[va], faces.labels[va], va
-
-
-def init_chain(model_path):
-    """[(label, history CSV, epochs before it)] for a model and the --init models it
-    continued from, as recorded in the .config.json files, oldest first."""
-    chain, path = [], model_path
-    while path and os.path.exists(stem(path) + ".history.csv") and path not in [p for p, _ in chain]:
-        chain.insert(0, (path, stem(path) + ".history.csv"))
-        try:
-            path = json.load(open(stem(path) + ".config.json")).get("init")
-        except (OSError, ValueError):
-            path = None
-    import pandas as pd
-
-    out, before = [], 0
-    for path, csv in chain:
-        out.append((os.path.basename(stem(path)), csv, before))
-        before += len(pd.read_csv(csv))
-    return out
+    try:
+        x, y, rows, (seed, val_size) = validation_faces(args.data, args.model, (args.seed, args.val_size))
+    except SeenFaces as e:
+        raise cli.UsageError(f"{e}; use the manifest's 'analysis' model") from None
+    print(f"validation split: {len(rows)} faces (seed {seed}, val_size {val_size:g})")
+    return x, y, rows
 
 
 def cmd_curves(args, offsets=None):
-    from fer.explain import plot_curves
+    from ferhw3.explain import plot_curves
 
-    hist = {os.path.basename(stem(h)).removesuffix(".history"): h for h in args.history}
+    hist = {os.path.basename(h).removesuffix(".csv").removesuffix(".history"): h for h in args.history}
     for h in args.history:
         if not os.path.exists(h):
             raise cli.UsageError(f"{h}: history file not found")
@@ -73,8 +46,8 @@ def cmd_curves(args, offsets=None):
 
 
 def cmd_confusion(args, val=None):
-    from fer.explain import confusion
-    from fer.predict import predict_proba
+    from ferhw3.explain import confusion
+    from ferhw3.predict import predict_proba
 
     x, y, _ = val or validation_split(args)
     pred = predict_proba([cli.load_model(args.model)], x, tta="none").argmax(1)
@@ -82,14 +55,14 @@ def cmd_confusion(args, val=None):
     cm, report = confusion(y, pred, path)
     txt = os.path.join(args.out, "classification_report.txt")
     with open(txt, "w") as f:
-        f.write(f"model {args.model}, validation split, {len(y)} faces\n\n{report}")
+        f.write(f"model {os.path.relpath(args.model)}, validation split, {len(y)} faces\n\n{report}")
     print(report)
     return [path, txt]
 
 
 def cmd_saliency(args, val=None):
-    from fer.explain import pick_faces, plot_saliency
-    from fer.predict import predict_proba
+    from ferhw3.explain import pick_faces, plot_saliency
+    from ferhw3.predict import predict_proba
 
     x, y, rows_in_csv = val or validation_split(args)
     model = cli.load_model(args.model)
@@ -108,7 +81,7 @@ def cmd_saliency(args, val=None):
 
 
 def cmd_ascent(args):
-    from fer.explain import conv_layers, gradient_ascent, plot_gradient_ascent
+    from ferhw3.explain import conv_layers, gradient_ascent, plot_gradient_ascent
 
     model = cli.load_model(args.model)
     layer = args.layer or conv_layers(model)[1]
@@ -124,8 +97,8 @@ def cmd_ascent(args):
 
 
 def cmd_featuremaps(args, val=None):
-    from fer.data import CLASS_NAMES, load_faces
-    from fer.explain import conv_layers, feature_maps, plot_feature_maps
+    from ferhw3.data import CLASS_NAMES, load_faces
+    from ferhw3.explain import conv_layers, feature_maps, plot_feature_maps
 
     model = cli.load_model(args.model)
     faces = load_faces(args.data, expect="train")
@@ -139,7 +112,7 @@ def cmd_featuremaps(args, val=None):
 
 
 def cmd_summary(args):
-    from fer.explain import summary_markdown, summary_text
+    from ferhw3.explain import summary_markdown, summary_text
 
     paths = []
     for label, p in (("cnn", args.model), ("dnn", args.dnn)):
@@ -159,8 +132,8 @@ def cmd_all(args):
     out = []
     # the model's curves continue those of the models it was --init'ed from
     chain = init_chain(args.model)
-    extra = [m for m in (args.also or []) + [args.dnn] if m and os.path.exists(stem(m) + ".history.csv")]
-    args.history = [csv for _, csv, _ in chain] + [stem(m) + ".history.csv" for m in extra]
+    extra = [RunFiles(m).history for m in (args.also or []) + [args.dnn] if m]
+    args.history = [csv for _, csv, _ in chain] + [h for h in extra if os.path.exists(h)]
     if args.history:
         out += cmd_curves(args, {label: before for label, _, before in chain})
     out += cmd_confusion(args, val)
@@ -179,7 +152,7 @@ def parse_args(argv=None):
     def add(name, model=True, data=False, **kw):
         s = sub.add_parser(name, **kw)
         if model:
-            s.add_argument("--model", default="models/cnn.h5", help="CNN (.h5)")
+            s.add_argument("--model", help="CNN (.h5/.keras; default: the manifest's analysis model)")
         if data:
             s.add_argument("--data", required=True, help="training CSV (label,feature), plain or .gz")
             s.add_argument("--seed", type=int, default=0, help="split seed if no .config.json beside the model")
@@ -188,7 +161,7 @@ def parse_args(argv=None):
         return s
 
     s = add("all", data=True, help="every figure and table")
-    s.add_argument("--dnn", help="the dense baseline (.h5), for curves and summary")
+    s.add_argument("--dnn", help="the dense baseline (.h5), for curves and summary (default: the manifest's)")
     s.add_argument("--also", action="append", help="another model whose training curves to plot")
     s.add_argument("--rows", type=int, nargs="*")
     s.add_argument("--layer", help="layer for gradient ascent (default: the second convolution)")
@@ -208,8 +181,15 @@ def parse_args(argv=None):
     s.add_argument("--row", type=int, default=0)
     s.add_argument("--layer", help="default: the first convolution")
     s = add("summary", help="layer tables (text and markdown)")
-    s.add_argument("--dnn")
-    return p.parse_args(argv)
+    s.add_argument("--dnn", help="default: the manifest's")
+    args = p.parse_args(argv)
+    from ferhw3 import manifest
+
+    if hasattr(args, "model") and args.model is None:
+        args.model = manifest.role("analysis")[0]
+    if hasattr(args, "dnn") and args.dnn is None:
+        args.dnn = manifest.role("dnn")[0]
+    return args
 
 
 def main(argv=None):

@@ -19,9 +19,9 @@ ROOT = os.path.dirname(HERE)
 
 VARIANTS = [
     ("full recipe (normalisation + augmentation)", ["--arch", "vgg-bn"]),
-    ("no augmentation", ["--arch", "vgg-bn", "--augment", "false", "--crop", "0"]),
+    ("no augmentation", ["--arch", "vgg-bn", "--set", "augment=false", "--set", "crop=0"]),
     ("no input normalisation", ["--arch", "vgg-bn-raw"]),
-    ("neither", ["--arch", "vgg-bn-raw", "--augment", "false", "--crop", "0"]),
+    ("neither", ["--arch", "vgg-bn-raw", "--set", "augment=false", "--set", "crop=0"]),
 ]
 
 
@@ -39,7 +39,7 @@ def main():
     for i, (name, extra) in [(i, VARIANTS[i]) for i in chosen]:
         out = os.path.join(args.out, f"v{i}_e{args.epochs}.h5")
         cmd = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--out", out,
-               "--epochs", str(args.epochs), "--warmup-epochs", "1"] + extra
+               "--epochs", str(args.epochs), "--set", "warmup_epochs=1"] + extra
         if args.limit:
             cmd += ["--limit", str(args.limit), "--val-size", "0.1"]
         t = time.time()
@@ -48,8 +48,9 @@ def main():
         if r.returncode or not done:
             sys.exit(f"{name}: failed\n{r.stderr[-2000:]}")
         acc = float(done[-1].split("val_accuracy=")[1].split()[0])
-        import pandas as pd
-        train_acc = pd.read_csv(out.replace(".h5", ".history.csv"))["accuracy"].iloc[-1]
+        from ferhw3.runfiles import RunFiles
+
+        train_acc = RunFiles(out).read_history()["accuracy"].iloc[-1]
         rows.append(f"| {name} | {' '.join(extra)} | {acc:.4f} | {train_acc:.4f} | {(time.time() - t) / 60:.1f} |")
         print(rows[-1], flush=True)
     table = "\n".join([

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Training speed of the in-model augmentation (the array feed that fer.train uses off
+"""Training speed of the in-model augmentation (the array feed that ferhw3.train uses off
 TensorFlow, e.g. KERAS_BACKEND=jax on a GPU): vgg-bn-deep-wide in mixed_bfloat16, batch 128,
 random faces, with flips + RandomWindow 40px crops, and with rotation and zoom added.
 
@@ -11,13 +11,11 @@ bench/results_aug_speed_<backend>.md.
 
 import argparse
 import os
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 
-from fer import cli  # noqa: E402  (sets TensorFlow's environment before it loads)
+from ferhw3 import cli  # noqa: E402  (sets TensorFlow's environment before it loads)
 
 SETTINGS = {"flip + 40px window": dict(rotation_deg=0, zoom=0),
             "flip + rotation 10 + zoom 0.1 + 40px window": dict()}
@@ -27,9 +25,10 @@ def images_per_second(n: int, aug_kwargs: dict) -> float:
     import keras
     import numpy as np
 
-    from fer.models import build_cnn
-    from fer.pipeline import augmenter
-    from fer.train import Config, compile_model
+    from ferhw3.models import build_cnn
+    from ferhw3.pipeline import augmenter
+    from ferhw3.config import Config
+    from ferhw3.optim import compile_model
 
     x = np.random.default_rng(0).integers(0, 255, (n, 48, 48, 1)).astype("float32")
     y = np.eye(7, dtype="float32")[np.random.default_rng(1).integers(0, 7, n)]

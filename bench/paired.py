@@ -12,23 +12,13 @@ right and wrong on mostly the same faces, so a paired test sees smaller differen
 """
 
 import argparse
-import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+from ferhw3 import cli  # sets TensorFlow's environment before it loads
+from ferhw3.manifest import ROOT
 
-from fer import cli  # noqa: E402
-
-
-def mcnemar_p(only_a: int, only_b: int) -> float:
-    """Exact two-sided McNemar test: under no difference each discordant face is a coin flip."""
-    from scipy.stats import binomtest
-
-    n = only_a + only_b
-    return 1.0 if n == 0 else float(binomtest(only_a, n, 0.5).pvalue)
+HERE = os.path.join(ROOT, "bench")
 
 
 def main():
@@ -41,13 +31,10 @@ def main():
     args = p.parse_args()
     import numpy as np
 
-    from fer.data import load_faces, stratified_split
-    from fer.predict import predict_proba
+    from ferhw3.evaluate import mcnemar_p, validation_faces
+    from ferhw3.predict import predict_proba
 
-    cfg = json.load(open(os.path.splitext(args.baseline)[0] + ".config.json"))["config"]
-    faces = load_faces(args.data, expect="train")
-    _, va = stratified_split(faces.labels, cfg["val_size"], cfg["seed"])
-    x, y = faces.x[va], faces.labels[va]
+    x, y, va, (seed, _) = validation_faces(args.data, args.baseline)
     rows = []
     for tta in args.tta.split(","):
         right = {m: predict_proba([cli.load_model(m)], x, tta=tta).argmax(1) == y
@@ -60,7 +47,7 @@ def main():
                         f"| {only_m} | {only_b} | {mcnemar_p(only_m, only_b):.3f} |")
             print(rows[-1], flush=True)
     table = "\n".join(["$ python bench/paired.py " + " ".join(sys.argv[1:]),
-                       f"validation split: {len(va)} faces of train (stratified, seed {cfg['seed']}); "
+                       f"validation split: {len(va)} faces of train (stratified, seed {seed}); "
                        "baseline first, then each model against it", "",
                        "| model | TTA | val accuracy | points vs baseline | right only here | right only in baseline "
                        "| McNemar p |", "|---|---|---:|---:|---:|---:|---:|", *rows])

@@ -17,23 +17,20 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+from ferhw3 import cli  # sets TensorFlow's environment before it loads
+from ferhw3.manifest import ROOT
 
-from fer import cli  # noqa: E402
+HERE = os.path.join(ROOT, "bench")
 
-SEED_RECIPE = ["--arch", "vgg-report", "--optimizer", "adam", "--lr", "1e-3", "--schedule", "plateau",
-               "--crop", "0", "--label-smoothing", "0", "--warmup-epochs", "0"]
+# (what it is, the recipe of ferhw3/recipes.py, its --set overrides)
 RECIPES = [
-    ("seed report VGG (Adam, plateau, 48px)", SEED_RECIPE),
-    ("vgg-bn, default recipe (dropout x0.5, no shift)", []),
-    ("vgg-bn, first recipe (full dropout, shift)", ["--dropout", "1", "--shift", "0.1"]),
-    ("vgg-bn-wide, default recipe", ["--arch", "vgg-bn-wide"]),
-    ("vgg-bn, default recipe in mixed_bfloat16", ["--precision", "mixed_bfloat16"]),
-    ("vgg-bn-deep (1-2-3-3 convolutions)", ["--arch", "vgg-bn-deep"]),
-    ("vgg-bn-deep-wide (32-64-160-320, 1-2-3-3), mixed_bfloat16",
-     ["--arch", "vgg-bn-deep-wide", "--precision", "mixed_bfloat16"]),
+    ("seed report VGG (Adam, plateau, 48px)", "seed-vgg", []),
+    ("vgg-bn, default recipe (dropout x0.5, no shift)", "vgg-bn", []),
+    ("vgg-bn, full dropout and shifts", "vgg-bn", ["dropout=1", "shift=0.1"]),
+    ("vgg-bn-wide, default recipe", "vgg-bn", ["arch=vgg-bn-wide"]),
+    ("vgg-bn, default recipe in mixed_bfloat16", "vgg-bn", ["precision=mixed_bfloat16"]),
+    ("vgg-bn-deep (1-2-3-3 convolutions)", "vgg-bn", ["arch=vgg-bn-deep"]),
+    ("vgg-bn-deep-wide (32-64-160-320, 1-2-3-3), mixed_bfloat16", "one-hour", []),
 ]
 
 
@@ -49,12 +46,13 @@ def main():
     chosen = sorted({0, *(int(i) for i in args.only.split(",") if i)}) if args.only else range(len(RECIPES))
     rows, base = [], None
     for i in chosen:
-        name, extra = RECIPES[i]
+        name, recipe, sets = RECIPES[i]
+        extra = ["--recipe", recipe] + [a for s in sets for a in ("--set", s)]
         # train_cnn.py --minutes measures the recipe's speed here and sizes its epochs (and so its
         # learning-rate schedule) to the budget; early stopping is off so every recipe uses it all
         out = os.path.join(args.out, f"r{i}.h5")
         cmd = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--out", out,
-               "--minutes", str(args.minutes), "--patience", "100000"] + extra
+               "--minutes", str(args.minutes), "--set", "patience=100000"] + extra
         t = time.time()
         r = subprocess.run(cmd, capture_output=True, text=True)
         minutes = (time.time() - t) / 60
@@ -66,7 +64,7 @@ def main():
         ips = float(budget[-1].split(" at ")[1].split()[0])
         epochs = int(budget[-1].split("-> ")[1].split()[0])
         base = base or (ips, acc)
-        rows.append(f"| {name} | {' '.join(extra) or '(defaults)'} | {ips:.0f} | {ips / base[0]:.2f}x | {epochs} "
+        rows.append(f"| {name} | {' '.join(extra)} | {ips:.0f} | {ips / base[0]:.2f}x | {epochs} "
                     f"| {minutes:.1f} | {acc:.4f} | {acc / base[1]:.2f}x |")
         print(rows[-1], flush=True)
     table = "\n".join([

@@ -10,7 +10,6 @@ bench/results_repeatability.md.
 """
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -35,7 +34,7 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "repeat"))
     args = p.parse_args()
     base = [sys.executable, os.path.join(ROOT, "train_cnn.py"), args.train_csv, "--limit", str(args.limit),
-            "--val-size", "0.1", "--epochs", str(args.epochs), "--warmup-epochs", "1"]
+            "--val-size", "0.1", "--epochs", str(args.epochs), "--set", "warmup_epochs=1"]
     shutil.rmtree(args.out, ignore_errors=True)  # a stale checkpoint would be resumed or killed at once
     acc = {}
     for name in ("A", "B"):
@@ -44,12 +43,14 @@ def main():
         print(name, acc[name], flush=True)
     out_c = os.path.join(args.out, "C.h5")
     proc = subprocess.Popen(base + ["--out", out_c], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = os.path.join(args.out, "C.last.json")
-    while not (os.path.exists(state) and json.load(open(state))["epoch"] >= 2):
+    from ferhw3.runfiles import RunFiles
+
+    run_c = RunFiles(out_c)
+    while run_c.checkpoint_epoch() < 2:
         time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_after = json.load(open(state))["epoch"]
+    killed_after = run_c.checkpoint_epoch()
     r = subprocess.run(base + ["--out", out_c, "--resume"], capture_output=True, text=True)
     acc["C"] = accuracy(r.stdout)
     print("C", acc["C"], flush=True)

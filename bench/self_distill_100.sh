@@ -1,17 +1,16 @@
 #!/bin/bash
-# Issue 5 at 100% of the labels, without the ensemble: is self-training on the 7,178
-# unlabelled test faces worth a point when the model is its own teacher? bench/unlabelled_100.sh
-# found that the shipped ensemble's soft targets gain as much without the test faces as with
-# them; here the teacher is models/cnn7.h5 itself (its centre-crop TTA probabilities, soft
+# At 100% of the labels, without the ensemble: is self-training on the 7,178 unlabelled
+# test faces worth a point when the model is its own teacher? The teacher is
+# models/vgg-bn-deep-wide_300ep-erase.h5 itself (its centre-crop TTA probabilities, soft
 # pseudo-labels), so whatever the test faces add is self-training's own. Three 8-epoch
-# fine-tunes of cnn7 on the schedule of bench/unlabelled_100.sh (cosine from lr 0.01, no
+# fine-tunes of it with the distil-ensemble recipe's schedule (cosine from lr 0.01, no
 # warm-up, bf16, flips, 40px crops, random erasing 0.5), then paired comparisons:
-#   skd      labels, each target half the smoothed label and half cnn7's probabilities
-#   skdu     the same + the unlabelled test faces with cnn7's probabilities as targets
+#   skd      labels, each target half the smoothed label and half the model's probabilities
+#   skdu     the same + the unlabelled test faces with its probabilities as targets
 #   control  labels only
 # An arm whose log ends in its DONE line is skipped, so a stopped run resumes by arm.
 # SKIP_CONTROL=1 leaves the control out (bench/unlabelled_100.sh trains the same one) and
-# compares with models/cnn7.h5 instead.
+# compares with the start model instead.
 #
 #   bash bench/self_distill_100.sh [TRAIN_CSV] [UNLABELLED_CSV]     (about 45 minutes on 2 cores)
 set -euo pipefail
@@ -21,15 +20,15 @@ T="${1:-../shared/data/fer2013/train.csv.gz}"
 U="${2:-../shared/data/fer2013/test.csv.gz}"
 OUT="${OUT:-runs/selfdistill100}"
 mkdir -p "$OUT"
-COMMON=(--init models/cnn7.h5 --arch vgg-bn-deep-wide --precision mixed_bfloat16 --rotation 0 --zoom 0 --erase 0.5
-        --epochs 8 --lr 0.01 --warmup-epochs 0)
-SELF=(--teacher models/cnn7.h5 --distill 0.5)
+START=models/vgg-bn-deep-wide_300ep-erase.h5
+COMMON=(--recipe distil-ensemble --init "$START")
+SELF=(--set "teachers=$START")
 
 source bench/arm.sh  # arm NAME ARGS...: train $OUT/NAME.h5 unless its log says DONE
 arm skd "${SELF[@]}"
-arm skdu "${SELF[@]}" --unlabelled "$U"
-BASELINE=(models/cnn7.h5)
-if [ "${SKIP_CONTROL:-0}" != 1 ]; then arm control; BASELINE=("$OUT/control.h5" models/cnn7.h5); fi
+arm skdu "${SELF[@]}" --set "unlabelled=$U"
+BASELINE=("$START")
+if [ "${SKIP_CONTROL:-0}" != 1 ]; then arm control --set teachers=; BASELINE=("$OUT/control.h5" "$START"); fi
 
 "$PY" bench/paired.py "${BASELINE[0]}" "$OUT/skd.h5" "$OUT/skdu.h5" "${BASELINE[@]:1}" \
     --data "$T" --tta none,center --results bench/results_self_distill_100.md

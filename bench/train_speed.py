@@ -11,14 +11,13 @@ writes bench/results_train_speed.md. A timing, not a test: the machine's other l
 
 import argparse
 import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+from ferhw3.manifest import ROOT  # noqa: E402
 
-from fer import cli  # noqa: E402
+HERE = os.path.join(ROOT, "bench")
+
+from ferhw3 import cli  # noqa: E402
 
 RECIPES = [
     # name, arch, optimizer, lr, crop, precision, XLA, random-erasing probability
@@ -41,10 +40,11 @@ def main():
     cli.quiet_tensorflow()
     import keras
 
-    from fer.data import load_csv
-    from fer.models import build_cnn, trainable_params
-    from fer.pipeline import augmenter, train_dataset
-    from fer.train import Config, compile_model
+    from ferhw3.data import load_csv
+    from ferhw3.models import build_cnn, trainable_params
+    from ferhw3.pipeline import augmenter, train_dataset
+    from ferhw3.config import Config
+    from ferhw3.optim import compile_model
 
     faces = load_csv(args.data, expect="train")
     x, y = faces.x[:4096], faces.labels[:4096]

@@ -11,16 +11,14 @@ members'). Writes bench/results_val_accuracy.md (or --results).
 
 import argparse
 import itertools
-import json
 import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+from ferhw3 import cli  # sets TensorFlow's environment before it loads
+from ferhw3.manifest import ROOT
 
-from fer import cli  # noqa: E402
+HERE = os.path.join(ROOT, "bench")
 
 
 def main():
@@ -33,17 +31,15 @@ def main():
                    help="also list this ensemble: comma-separated file names of --model paths (repeatable)")
     p.add_argument("--results", default=os.path.join(HERE, "results_val_accuracy.md"), help="where to write the table")
     args = p.parse_args()
-    paths = args.model or [os.path.join(ROOT, "models", m) for m in ("cnn.h5", "cnn_st.h5")
-                           if os.path.exists(os.path.join(ROOT, "models", m))]
+    from ferhw3 import manifest
+
+    paths = args.model or [os.path.join(manifest.MODELS_DIR, e) for e in manifest.entries() if "dnn" not in e]
     import numpy as np
 
-    from fer.data import load_faces, stratified_split
-    from fer.predict import predict_proba
+    from ferhw3.evaluate import validation_faces
+    from ferhw3.predict import predict_proba
 
-    cfg = json.load(open(paths[0][:-3] + ".config.json"))["config"]
-    faces = load_faces(args.data, expect="train")
-    _, va = stratified_split(faces.labels, cfg["val_size"], cfg["seed"])
-    x, y = faces.x[va], faces.labels[va]
+    x, y, va, (seed, _) = validation_faces(args.data, paths[0])
     models = {os.path.basename(m): cli.load_model(m) for m in paths}
     ttas = args.tta.split(",")
     # Each model's probabilities once per TTA mode: an ensemble's prediction is the mean of
@@ -70,7 +66,7 @@ def main():
             rows.append(f"| {' + '.join(combo)} | {tta} | {acc:.4f} | {secs:.1f} |")
             print(rows[-1], flush=True)
     table = "\n".join(["$ python bench/val_accuracy.py " + " ".join(sys.argv[1:]),
-                       f"validation split: {len(va)} faces of train (stratified, seed {cfg['seed']})", "",
+                       f"validation split: {len(va)} faces of train (stratified, seed {seed})", "",
                        "| models | TTA | val accuracy | seconds to predict |", "|---|---|---:|---:|", *rows])
     with open(args.results, "w") as f:
         f.write(table + "\n")

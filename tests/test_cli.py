@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -26,90 +25,65 @@ def trained_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("train")
     x, y = random_faces(70)
     train = write_csv(d / "train.csv.gz", x, y, gz=True)
-    out = d / "models" / "cnn.h5"
+    out = d / "runs" / "cnn.h5"
     r = run(["bash", os.path.join(ROOT, "hw3_train.sh"), "train.csv.gz", "--epochs", "1", "--batch-size", "16",
              "--val-size", "14"], cwd=d, env={"HW3_MODEL_OUT": str(out)})
     assert r.returncode == 0, r.stderr[-2000:]
     assert "DONE" in r.stdout and "val_accuracy=" in r.stdout.splitlines()[-1]
     assert "train 56 / validation 14 faces" in r.stdout
-    assert out.exists() and (d / "models" / "cnn.history.csv").exists()
+    assert out.exists() and (d / "runs" / "cnn.history.csv").exists()
+    record = json.load(open(d / "runs" / "cnn.config.json"))
+    assert record["recipe"] == "one-hour" and record["config"]["arch"] == "vgg-bn-deep-wide"
+    assert record["overrides"]["epochs"] == 1 and record["config"]["minutes"] == 0  # --epochs wins
     return str(out)
 
 
-def test_train_shipped_runs_every_stage_and_resumes_without_retraining(tmp_path):
-    x, y = random_faces(70)
-    train = write_csv(tmp_path / "train.csv", x, y)
-    models = tmp_path / "m"
-    cmd = ["bash", os.path.join(ROOT, "train_shipped.sh"), train, "--epochs", "1", "--batch-size", "16",
-           "--val-size", "14"]
-    r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("val_accuracy=") == 6
-    assert r.stdout.count("as float16") == 2  # the shipped members cnn2 and cnn3 are compacted
-    for name in ("cnn_stage1", "cnn1", "cnn2", "cnn3", "cnn4", "cnn5"):
-        assert (models / f"{name}.h5").exists() and (models / f"{name}.history.csv").exists(), name
-    stage2 = json.load(open(models / "cnn1.config.json"))
-    assert stage2["config"]["dropout"] == 0.5 and stage2["config"]["lr"] == 0.02
-    assert json.load(open(models / "cnn_stage1.config.json"))["config"]["dropout"] == 1.0
-    third = json.load(open(models / "cnn3.config.json"))
-    assert third["init"] == str(models / "cnn2.h5") and third["config"]["lr"] == 0.02
-    fourth = json.load(open(models / "cnn4.config.json"))["config"]
-    assert fourth["arch"] == "vgg-bn-deep-wide" and fourth["precision"] == "mixed_bfloat16"
-    fifth = json.load(open(models / "cnn5.config.json"))
-    assert fifth["init"] == str(models / "cnn4.h5") and fifth["config"]["lr"] == 0.02
-    assert fifth["config"]["arch"] == "vgg-bn-deep-wide" and fifth["config"]["warmup_epochs"] == 0
+@pytest.mark.slow
+def test_train_shipped_makes_every_model_with_its_recipe_and_resumes_without_retraining(tmp_path):
+    """Each stage of train_shipped.sh, one epoch on tiny data: the recipe reaches train_cnn.py
+    as written, the distilled model learns from the four before it and the unlabelled faces,
+    and a second run retrains nothing."""
     import keras
 
-    weights = lambda n: keras.models.load_model(models / f"{n}.h5", compile=False).get_weights()
-    before = {n: weights(n) for n in ("cnn1", "cnn2", "cnn3", "cnn4", "cnn5")}
-    r = run(cmd, cwd=tmp_path, env={"MODELS_DIR": str(models)})  # all finished: nothing is retrained
+    x, y = random_faces(70)
+    train = write_csv(tmp_path / "train.csv", x, y)
+    xt, _ = random_faces(21, seed=3)
+    write_csv(tmp_path / "test.csv.gz", xt, np.arange(21), header="id,feature", gz=True)
+    models = tmp_path / "m"
+    cmd = ["bash", os.path.join(ROOT, "train_shipped.sh"), train]
+    env = {"MODELS_DIR": str(models), "TRAIN_OPTS": "--epochs 1 --set batch_size=16 --set val_size=14"}
+    r = run(cmd, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "Resuming" in r.stdout
+    assert r.stdout.count("val_accuracy=") == 6
+    names = ["vgg-bn_60ep", "vgg-bn_60ep_continued40", "vgg-bn-deep-wide_300ep-erase", "vgg-bn-deep-wide_300ep",
+             "vgg-bn-deep-wide_300ep-erase_distilled", "dnn_matched-vgg-bn"]
+    rec = {n: json.load(open(models / f"{n}.config.json")) for n in names}
+    assert [rec[n]["recipe"] for n in names] == ["vgg-bn", "continue-40", "gpu-300-erase", "gpu-300",
+                                                 "distil-ensemble", "dnn"]
+    assert rec["vgg-bn_60ep_continued40"]["init"] == str(models / "vgg-bn_60ep.h5")
+    assert rec["vgg-bn_60ep_continued40"]["config"]["lr"] == 0.02
+    for n in names[2:4]:
+        c = rec[n]["config"]
+        assert c["arch"] == "vgg-bn-deep-wide" and c["rotation"] == 0 and c["zoom"] == 0 and c["warmup_epochs"] == 5
+    assert rec[names[2]]["config"]["erase"] == 0.5 and rec[names[3]]["config"]["erase"] == 0
+    kd = rec["vgg-bn-deep-wide_300ep-erase_distilled"]
+    assert kd["init"].endswith("vgg-bn-deep-wide_300ep-erase.h5") and kd["config"]["epochs"] == 1
+    assert [os.path.basename(t) for t in kd["config"]["teachers"]] == [f"{n}.h5" for n in names[2:4] + names[:2]]
+    assert kd["config"]["unlabelled"].endswith("test.csv.gz") and kd["overrides"]["epochs"] == 1
+    assert kd["n_train"] == 56 + 21  # the unlabelled faces joined the training part
+
+    weights = lambda n: keras.models.load_model(models / f"{n}.h5", compile=False).get_weights()
+    before = {n: weights(n) for n in names}
+    r = run(cmd, cwd=tmp_path, env=env)  # all finished: nothing is retrained
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("Resuming") == 6
     for n, w in before.items():
         assert len(pd.read_csv(models / f"{n}.history.csv")) == 1
         for a, b in zip(w, weights(n)):
             np.testing.assert_array_equal(a, b)
 
 
-def test_train_shipped_gpu_makes_its_models_with_their_recipes(tmp_path):
-    """The GPU script's stages, run here on TensorFlow for one epoch each: the recipe (300
-    epochs in the script, overridden here) reaches train_cnn.py as written; the distillation
-    stage waits for its teachers and the unlabelled faces; the shipped files end float16."""
-    import h5py
-
-    x, y = random_faces(70)
-    train = write_csv(tmp_path / "train.csv", x, y)
-    models = tmp_path / "m"
-    cmd = ["bash", os.path.join(ROOT, "train_shipped_gpu.sh"), train, "--epochs", "1", "--batch-size", "16",
-           "--val-size", "14"]
-    env = {"MODELS_DIR": str(models), "KERAS_BACKEND": "tensorflow"}
-    r = run(cmd, cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("val_accuracy=") == 2 and "stage 3 (models/cnn.h5) skipped" in r.stdout
-    assert not (models / "cnn.h5").exists()
-    first, second = (json.load(open(models / f"{n}.config.json"))["config"] for n in ("cnn7", "cnn6"))
-    for c in (first, second):
-        assert c["arch"] == "vgg-bn-deep-wide" and c["rotation"] == 0 and c["zoom"] == 0 and c["warmup_epochs"] == 5
-    assert first["erase"] == 0.5 and second["erase"] == 0
-
-    # with the CPU ensemble members (any models do as teachers here) and the test faces
-    for m in ("cnn2", "cnn3"):
-        shutil.copy(models / "cnn6.h5", models / f"{m}.h5")
-    xt, _ = random_faces(21, seed=3)
-    write_csv(tmp_path / "test.csv.gz", xt, np.arange(21), header="id,feature", gz=True)
-    r = run(cmd, cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    log = json.load(open(models / "cnn.config.json"))
-    assert log["init"].endswith("cnn7.h5") and log["config"]["epochs"] == 1 and log["config"]["erase"] == 0.5
-    assert [os.path.basename(t) for t in log["config"]["extra"]["teachers"]] == ["cnn7.h5", "cnn6.h5", "cnn2.h5",
-                                                                                  "cnn3.h5"]
-    assert log["config"]["extra"]["unlabelled"].endswith("test.csv.gz")
-    assert log["n_train"] == 56 + 21  # the unlabelled faces joined the training part
-    for m in ("cnn7", "cnn6", "cnn"):
-        with h5py.File(models / f"{m}.h5") as f:
-            assert f["model_weights/predictions/predictions/kernel"].dtype == np.float16
-
-
+@pytest.mark.slow
 def test_hw3_test_writes_submission_in_input_order(tmp_path, tiny_test, trained_model):
     path, x, ids = tiny_test
     out = tmp_path / "sub" / "out.csv"
@@ -124,6 +98,7 @@ def test_hw3_test_writes_submission_in_input_order(tmp_path, tiny_test, trained_
     assert r.stdout.strip().splitlines()[-1].startswith("DONE")
 
 
+@pytest.mark.slow
 def test_predict_ensemble_of_two_models(tmp_path, tiny_test, trained_model):
     path, _, ids = tiny_test
     out = tmp_path / "ens.csv"
@@ -133,6 +108,7 @@ def test_predict_ensemble_of_two_models(tmp_path, tiny_test, trained_model):
     assert len(pd.read_csv(out)) == len(ids)
 
 
+@pytest.mark.slow
 def test_paired_bench_compares_models_on_the_recorded_split(tmp_path, trained_model):
     x, y = random_faces(70)  # the faces trained_model was trained on; its config records the split
     train = write_csv(tmp_path / "train.csv", x, y)
@@ -147,8 +123,7 @@ def test_paired_bench_compares_models_on_the_recorded_split(tmp_path, trained_mo
 
 
 def test_mcnemar_p_value():
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    from paired import mcnemar_p
+    from ferhw3.evaluate import mcnemar_p
 
     assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0
     assert abs(mcnemar_p(10, 0) - 2 * 0.5**10) < 1e-12  # all ten discordant faces one way
@@ -179,6 +154,7 @@ def test_predict_corrupt_model(tmp_path, tiny_test):
     _assert_clean_failure(r, out, "bad.h5", "cannot load model")
 
 
+@pytest.mark.slow
 def test_predict_bad_row(tmp_path, trained_model):
     x, _ = random_faces(3)
     p = write_csv(tmp_path / "t.csv", x, [0, 1, 2], header="id,feature")
@@ -190,6 +166,7 @@ def test_predict_bad_row(tmp_path, trained_model):
     _assert_clean_failure(r, out, "t.csv", "line 3", "row too long")
 
 
+@pytest.mark.slow
 def test_predict_unwritable_output(tmp_path, tiny_test, trained_model):
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -212,14 +189,22 @@ def test_train_refuses_a_validation_split_larger_than_the_data(tmp_path, tiny_tr
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--batch-size", "0", "--batch-size 0: must be >= 1"),
+    ("--batch-size", "0", "batch_size=0: must be >= 1"),
     ("--batch-size", "60", "--batch-size 60 is larger than the 56 training faces"),
-    ("--crop", "50", "--crop 50: must be 0 (none) or 8-48 pixels"),
-    ("--label-smoothing", "1", "--label-smoothing 1.0: must be in [0, 1)"),
-    ("--precision", "float16", "--precision float16: must be float32 or mixed_bfloat16"),
-    ("--erase", "1.5", "--erase 1.5: must be a probability in [0, 1]"),
-    ("--lr", "0", "--lr 0.0: must be > 0"),
-    ("--minutes", "-1", "--minutes -1.0: must be > 0"),
+    ("--set", "crop=50", "crop=50: must be 0 (none) or 8-48 pixels"),
+    ("--set", "label_smoothing=1", "label_smoothing=1.0: must be in [0, 1)"),
+    ("--precision", "float16", "precision=float16: must be float32 or mixed_bfloat16"),
+    ("--set", "erase=1.5", "erase=1.5: must be a probability in [0, 1]"),
+    ("--lr", "0", "lr=0.0: must be > 0"),
+    ("--minutes", "-1", "minutes=-1.0: must be >= 0"),
+    ("--set", "colour=red", "unknown setting 'colour'"),
+    ("--set", "epochs", "--set epochs: must be key=value"),
+    ("--set", "epochs=ten", "epochs=ten: must be an integer"),
+    ("--set", "augment=maybe", "augment=maybe: must be true or false"),
+    ("--set", "cap=lots", "cap=lots: must be a number >= 0 or 'prior'"),
+    ("--set", "mean_teacher=10", "mean_teacher=10.0: must be used with self_train"),
+    ("--recipe", "fast", "unknown recipe 'fast'"),
+    ("--arch", "resnet", "arch=resnet: must be one of"),
 ])
 def test_train_refuses_an_option_value_that_cannot_work(tmp_path, tiny_train, option, value, message):
     out = tmp_path / "m.h5"
@@ -228,10 +213,11 @@ def test_train_refuses_an_option_value_that_cannot_work(tmp_path, tiny_train, op
     assert r.returncode == 2
 
 
+@pytest.mark.slow
 def test_a_minutes_budget_sizes_the_epochs_from_the_measured_speed(tmp_path, tiny_train):
     out = tmp_path / "b.h5"
     r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--minutes", "0.5", "--batch-size", "8",
-             "--val-size", "14", "--patience", "1000"])
+             "--val-size", "14", "--set", "patience=1000"])
     assert r.returncode == 0, r.stderr[-2000:]
     line = next(l for l in r.stdout.splitlines() if l.startswith("budget: 0.5 min at "))
     epochs = int(line.split("-> ")[1].split()[0])
@@ -240,15 +226,21 @@ def test_a_minutes_budget_sizes_the_epochs_from_the_measured_speed(tmp_path, tin
     # it trains them all, unless another epoch would have ended past the budget (and it says so)
     assert 1 <= saved["epochs_run"] <= epochs
     assert (saved["epochs_run"] == epochs) != (f"budget: stopping after epoch {saved['epochs_run']} of {epochs}" in r.stdout)
-    assert saved["config"]["extra"]["minutes"] == 0.5 and saved["config"]["extra"]["measured_images_per_second"] > 0
+    assert saved["config"]["minutes"] == 0.5 and saved["config"]["extra"]["measured_images_per_second"] > 0
     # an explicit --epochs wins over the budget
     r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--minutes", "30", "--epochs", "1",
              "--batch-size", "8", "--val-size", "14"])
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "--epochs 1 given: the --minutes 30 budget is not used" in r.stdout
+    assert "budget:" not in r.stdout
     assert json.load(open(tmp_path / "b.config.json"))["epochs_run"] == 1
+    # and so does a recipe's --set epochs=N over that recipe's budget
+    r = run([PY, "train_cnn.py", "--recipe", "one-hour", tiny_train[0], "--out", str(out), "--set", "epochs=1",
+             "--batch-size", "8", "--val-size", "14"])
+    assert r.returncode == 0 and "budget:" not in r.stdout, r.stderr[-2000:]
+    assert json.load(open(tmp_path / "b.config.json"))["config"]["minutes"] == 0
 
 
+@pytest.mark.slow
 def test_train_dnn_matches_cnn_parameters(tmp_path, tiny_train):
     out = tmp_path / "dnn.h5"
     r = run([PY, "train_dnn.py", tiny_train[0], "--out", str(out), "--epochs", "1", "--batch-size", "16",
@@ -260,13 +252,11 @@ def test_train_dnn_matches_cnn_parameters(tmp_path, tiny_train):
     assert out.exists() and "DONE" in r.stdout.splitlines()[-1]
 
 
-SHIPPED = os.path.join(ROOT, "models", "cnn.h5")
-
-
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "test.csv.gz")), reason="../shared data not present")
 def test_real_data_smoke(tmp_path):
     """The shipped model on a slice of the real test faces, and the real training file parses."""
-    from fer.data import load_csv
+    from ferhw3.data import load_csv
 
     train = load_csv(os.path.join(SHARED, "train.csv.gz"))
     assert train.x.shape == (28709, 48, 48, 1)
@@ -284,6 +274,7 @@ def test_real_data_smoke(tmp_path):
     assert sub["label"].nunique() >= 4
 
 
+@pytest.mark.slow
 def test_distributed_training_on_two_logical_cpus(tmp_path, tiny_train):
     out = tmp_path / "d.h5"
     r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--epochs", "1", "--batch-size", "16",
@@ -320,7 +311,7 @@ def test_predict_refuses_bad_input_with_one_line(tmp_path, case):
     elif content is not None:
         path.write_bytes(content)
     out = tmp_path / "o.csv"
-    r = run([PY, "predict.py", str(path), str(out), "--model", "models/cnn.h5"])
+    r = run([PY, "predict.py", str(path), str(out)])
     _assert_clean_failure(r, out, "in.csv", needle)
 
 
@@ -334,6 +325,7 @@ def test_predict_wrong_input_shape_model(tmp_path, tiny_test):
     _assert_clean_failure(r, out, "rgb.h5", "model expects input (32, 32, 3)")
 
 
+@pytest.mark.slow
 def test_visualize_all_writes_every_figure(tmp_path, trained_model, tiny_train):
     out = tmp_path / "rep"
     r = run([PY, "visualize.py", "all", "--model", trained_model, "--data", tiny_train[0], "--out", str(out),
@@ -344,25 +336,3 @@ def test_visualize_all_writes_every_figure(tmp_path, trained_model, tiny_train):
                  "feature_maps_conv1_1", "model_summary_cnn"):
         assert any(n.startswith(part) for n in names), (part, names)
     assert r.stdout.strip().splitlines()[-1].startswith("DONE visualize all")
-
-
-def test_shipped_models_are_compact_and_loadable():
-    """The models hw3_test.sh and predict.py use by default are committed, stored as float16
-    (what keeps the tree under its size limit) and load into float32 networks."""
-    import re
-
-    import h5py
-
-    from fer import cli
-
-    script = open(os.path.join(ROOT, "hw3_test.sh")).read()
-    names = re.findall(r"\$HERE/models/(\w+)\.h5", script)
-    assert len(names) == 4 and "cnn" not in names  # the ensemble: cnn.h5's four teachers
-    for name in names + ["cnn", "dnn"]:
-        path = os.path.join(ROOT, "models", f"{name}.h5")
-        assert os.path.getsize(path) < 16 * 2**20, name
-        with h5py.File(path) as f:
-            kernel = f["model_weights/predictions/predictions/kernel"][()]
-        assert kernel.dtype == np.float16, name
-        model = cli.load_model(path)
-        assert model.weights[0].dtype == "float32" and model.output_shape == (None, 7)

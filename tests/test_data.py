@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import csv_text, random_faces, write_csv
-from fer.data import DataError, load_csv, stratified_split, write_csv_atomic
+from ferhw3.data import DataError, load_csv, stratified_split, write_csv_atomic
 
 
 @pytest.mark.parametrize("variant", [
@@ -149,7 +149,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 
 def test_chunked_parsing_keeps_rows_and_line_numbers(tmp_path, monkeypatch):
-    import fer.data as D
+    import ferhw3.data as D
 
     monkeypatch.setattr(D, "_CHUNK_BYTES", 20000)  # ~2 rows a chunk instead of ~250
     x, y = random_faces(9)

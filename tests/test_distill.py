@@ -4,14 +4,16 @@ teacher is only ever asked about training faces."""
 import json
 
 import numpy as np
+import pytest
 
 from conftest import random_faces, write_csv
 from test_cli import PY, run
 
-from fer.data import Faces
-from fer.models import build_cnn
-from fer.pipeline import smoothed_onehot, train_dataset
-from fer.train import Config, fit, split
+from ferhw3.data import Faces
+from ferhw3.models import build_cnn
+from ferhw3.pipeline import smoothed_onehot, train_dataset
+from ferhw3.config import Config
+from ferhw3.train import fit, split
 
 
 def test_targets_are_smoothed_labels_or_given_probabilities():
@@ -47,25 +49,29 @@ def test_teacher_sees_training_faces_only(tmp_path):
     assert res.n_val == 14 and res.n_train == 56
 
 
+@pytest.mark.slow
 def test_train_cnn_with_a_teacher_ensemble(tmp_path, tiny_train):
     path = tiny_train[0]
     args = ["--epochs", "1", "--batch-size", "16", "--val-size", "14"]
     teacher = tmp_path / "t.h5"
     assert run([PY, "train_cnn.py", path, "--out", str(teacher), *args]).returncode == 0
     out = tmp_path / "s.h5"
-    r = run([PY, "train_cnn.py", path, "--out", str(out), "--teacher", str(teacher), "--teacher", str(teacher),
-             "--distill", "0.7", *args])
+    r = run([PY, "train_cnn.py", path, "--out", str(out), "--set", f"teachers={teacher},{teacher}",
+             "--set", "distill=0.7", *args])
     assert r.returncode == 0, r.stderr[-2000:]
     assert "distillation: teacher probabilities for the 56 training faces (teacher accuracy on the 56 labelled" in r.stdout
     assert "warning" not in r.stderr  # same split as the teacher
     cfg = json.load(open(tmp_path / "s.config.json"))
-    assert cfg["config"]["distill"] == 0.7 and cfg["config"]["extra"]["teachers"] == [str(teacher)] * 2
+    assert cfg["config"]["distill"] == 0.7 and cfg["config"]["teachers"] == [str(teacher)] * 2
+    assert cfg["overrides"]["teachers"] == [str(teacher)] * 2 and cfg["recipe"] == "vgg-bn"
     # A teacher trained on another split may have seen this run's validation faces: warned.
-    r = run([PY, "train_cnn.py", path, "--out", str(tmp_path / "o.h5"), "--teacher", str(teacher),
+    r = run([PY, "train_cnn.py", path, "--out", str(tmp_path / "o.h5"), "--set", f"teachers={teacher}",
              *args[:4], "--val-size", "21"])
     assert r.returncode == 0 and "trained with another validation split" in r.stderr
     # Bad teacher or weight: one line, exit 2, before any training.
-    r = run([PY, "train_cnn.py", path, "--teacher", str(tmp_path / "none.h5")])
+    r = run([PY, "train_cnn.py", path, "--set", f"teachers={tmp_path / 'none.h5'}"])
     assert r.returncode == 2 and r.stderr.strip() == f"error: {tmp_path / 'none.h5'}: model file not found"
-    r = run([PY, "train_cnn.py", path, "--teacher", str(teacher), "--distill", "1.5"])
-    assert r.returncode == 2 and "--distill 1.5: must be in [0, 1]" in r.stderr
+    r = run([PY, "train_cnn.py", path, "--set", f"teachers={teacher}", "--set", "distill=1.5"])
+    assert r.returncode == 2 and "distill=1.5: must be in [0, 1]" in r.stderr
+    r = run([PY, "train_cnn.py", path, "--set", f"unlabelled={path}"])
+    assert r.returncode == 2 and "unlabelled=" in r.stderr and "used with teachers" in r.stderr

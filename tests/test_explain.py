@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fer import explain
-from fer.models import build_cnn
+from ferhw3 import explain
+from ferhw3.models import build_cnn
 
 
 def tiny_cnn(seed=0):
@@ -111,10 +111,8 @@ def test_pick_faces_one_right_one_wrong_per_class():
 
 def test_curves_of_a_continued_run_follow_the_run_it_started_from(tmp_path):
     import json
-    import sys
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import visualize
+    from ferhw3.runfiles import init_chain
 
     def run(name, epochs, init=None):
         pd.DataFrame({"epoch": range(epochs), "accuracy": 0.5, "loss": 1.0, "val_accuracy": 0.5,
@@ -125,11 +123,11 @@ def test_curves_of_a_continued_run_follow_the_run_it_started_from(tmp_path):
     first = run("a", 6)
     second = run("b", 4, init=first)
     third = run("c", 3, init=second)
-    assert visualize.init_chain(third) == [("a", str(tmp_path / "a.history.csv"), 0),
+    assert init_chain(third) == [("a", str(tmp_path / "a.history.csv"), 0),
                                            ("b", str(tmp_path / "b.history.csv"), 6),
                                            ("c", str(tmp_path / "c.history.csv"), 10)]
     loop = run("d", 2, init=str(tmp_path / "d.h5"))  # a run that names itself stops the chain
-    assert [label for label, _, _ in visualize.init_chain(loop)] == ["d"]
+    assert [label for label, _, _ in init_chain(loop)] == ["d"]
     path = explain.plot_curves({"a": str(tmp_path / "a.history.csv"), "b": str(tmp_path / "b.history.csv")},
                                str(tmp_path / "curves.png"), {"b": 6})
     assert os.path.getsize(path) > 10_000

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, random_faces, write_csv
-from fer.data import DataError, load_csv, load_faces
+from ferhw3.data import DataError, load_csv, load_faces
 
 PY = sys.executable
 
@@ -94,7 +94,7 @@ def test_unknown_class_folder_and_bad_image(tmp_path):
 
 
 def test_predict_on_image_files(tmp_path):
-    from fer.models import build_cnn
+    from ferhw3.models import build_cnn
 
     model = tmp_path / "m.h5"
     build_cnn("vgg-bn").save(model)
@@ -113,6 +113,7 @@ def test_predict_on_image_files(tmp_path):
     assert list(df["label"]) == list(probs.argmax(1))
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     x, y = random_faces(300)
     train = write_csv(tmp_path / "train.csv", x, y)
@@ -120,7 +121,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
 
     def cmd(name):
         return [PY, "train_cnn.py", train, "--out", str(tmp_path / name), "--batch-size", "16", "--val-size", "50",
-                "--crop", "0", "--epochs", str(epochs)]
+                "--set", "crop=0", "--epochs", str(epochs)]
 
     proc = subprocess.Popen(cmd("k.h5"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = tmp_path / "k.last.json"
@@ -146,12 +147,13 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(hist["loss"], pd.read_csv(tmp_path / "u.history.csv")["loss"], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_after_saving(tmp_path):
     x, y = random_faces(300)
     train = write_csv(tmp_path / "train.csv", x, y)
     out = tmp_path / "c.h5"
     proc = subprocess.Popen([PY, "train_cnn.py", train, "--out", str(out), "--batch-size", "16", "--val-size", "50",
-                             "--crop", "0", "--epochs", "30"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "--set", "crop=0", "--epochs", "30"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     state = tmp_path / "c.last.json"
     deadline = time.time() + 300

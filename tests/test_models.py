@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer.models import build_cnn, dnn, dnn_params, dnn_width_for, trainable_params
+from ferhw3.models import build_cnn, dnn, dnn_params, dnn_width_for, trainable_params
 
 
 def test_seed_report_vgg_is_the_7_3m_architecture():
@@ -48,7 +48,7 @@ def test_dropout_scale_changes_rates_not_weights():
 def test_halved_h5_loads_as_float32_and_predicts_nearly_the_same(tmp_path):
     import keras
 
-    from fer.compact import halve_h5, main
+    from ferhw3.compact import halve_h5, main
 
     m = build_cnn("vgg-bn")
     # trained-looking batch-norm statistics, so the check is not only about fresh weights

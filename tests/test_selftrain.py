@@ -3,9 +3,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import ROOT, random_faces, write_csv
-from fer.selftrain import align_distribution, pseudo_label, select_pseudo_labels
+from ferhw3.selftrain import align_distribution, pseudo_label, select_pseudo_labels
 
 
 def test_threshold_is_honoured_and_cap_holds():
@@ -89,10 +90,10 @@ def test_aligned_soft_targets_follow_the_labelled_class_shares():
 def test_bad_cap_is_a_one_line_error(tmp_path):
     x, y = random_faces(30)
     train = write_csv(tmp_path / "train.csv", x, y)
-    r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(tmp_path / "m.h5"), "--cap", "lots"],
+    r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(tmp_path / "m.h5"), "--set", "cap=lots"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "--cap lots" in r.stderr.strip().splitlines()[-1]
+    assert "cap=lots" in r.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "m.h5").exists()
 
 
@@ -104,12 +105,13 @@ def train_and_unlabelled(tmp_path):
             write_csv(tmp_path / "unl.csv", ux, np.arange(40), header="id,feature"))
 
 
+@pytest.mark.slow
 def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
     train, unl = train_and_unlabelled(tmp_path)
     out = tmp_path / "m.h5"
     r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(out), "--epochs", "1",
                         "--batch-size", "16", "--val-size", "14", "--self-train", unl, "--threshold", "0.0",
-                        "--self-train-epochs", "1", "--cap", "0"],
+                        "--set", "self_train_epochs=1", "--set", "cap=0"],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     line = next(l for l in r.stdout.splitlines() if l.startswith("self-training round 1"))
@@ -123,11 +125,12 @@ def test_self_training_cli_keeps_validation_labelled_only(tmp_path):
     assert "DONE" in r.stdout.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_soft_self_training_cli(tmp_path):
     train, unl = train_and_unlabelled(tmp_path)
     r = subprocess.run([sys.executable, "train_cnn.py", train, "--out", str(tmp_path / "m.h5"), "--epochs", "1",
-                        "--batch-size", "16", "--val-size", "14", "--self-train", unl, "--soft", "--threshold", "0",
-                        "--self-train-epochs", "1"],
+                        "--batch-size", "16", "--val-size", "14", "--self-train", unl, "--set", "soft=true",
+                        "--threshold", "0", "--set", "self_train_epochs=1"],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     line = next(l for l in r.stdout.splitlines() if l.startswith("self-training round 1"))
@@ -141,8 +144,8 @@ def test_mean_teacher_is_the_students_moving_average_and_never_trains():
     import keras
     import tensorflow as tf
 
-    from fer.meanteacher import MeanTeacher
-    from fer.models import build_cnn
+    from ferhw3.meanteacher import MeanTeacher
+    from ferhw3.models import build_cnn
 
     keras.utils.set_random_seed(0)
     student, teacher = build_cnn("vgg-bn"), build_cnn("vgg-bn")
@@ -164,12 +167,13 @@ def test_mean_teacher_is_the_students_moving_average_and_never_trains():
     np.testing.assert_allclose(model.predict(u, verbose=0), teacher.predict(u, verbose=0), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_mean_teacher_cli_fine_tunes_and_validates_on_labelled_faces_only(tmp_path):
     train, unl = train_and_unlabelled(tmp_path)
     out = tmp_path / "m.h5"
     base = [sys.executable, "train_cnn.py", train, "--out", str(out), "--epochs", "1", "--batch-size", "16",
             "--val-size", "14"]
-    r = subprocess.run(base + ["--self-train", unl, "--mean-teacher", "10", "--self-train-epochs", "2"],
+    r = subprocess.run(base + ["--self-train", unl, "--set", "mean_teacher=10", "--set", "self_train_epochs=2"],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     # 56 labelled training faces at batch 16: 3 steps an epoch, 2 epochs; validation: the 14 labelled faces
@@ -177,6 +181,6 @@ def test_mean_teacher_cli_fine_tunes_and_validates_on_labelled_faces_only(tmp_pa
     assert r.stdout.count("train 56 / validation 14 faces") == 1
     assert "mean teacher: val_accuracy" in r.stdout and (tmp_path / "m.meanteacher.h5").exists()
     assert "DONE" in r.stdout.splitlines()[-1]
-    r = subprocess.run(base + ["--mean-teacher", "10"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(base + ["--set", "mean_teacher=10"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        "error: --mean-teacher needs --self-train UNLABELLED_CSV (the faces it learns from)"]
+        "error: mean_teacher=10.0: must be used with self_train (the faces it learns from)"]

@@ -6,10 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer.data import load_csv
-from fer.models import build_cnn
-from fer.predict import predict_proba
-from fer.train import Config, ResumableEarlyStopping, WarmupCosine, fit
+from ferhw3.data import load_csv
+from ferhw3.models import build_cnn
+from ferhw3.predict import predict_proba
+from ferhw3.callbacks import ResumableEarlyStopping
+from ferhw3.config import Config
+from ferhw3.optim import WarmupCosine
+from ferhw3.train import fit
 
 
 def tiny_config(**kw):
@@ -49,7 +52,7 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
             seen["optimizer"] = type(self.model.optimizer).__name__
             seen["weights"] = self.model.get_weights()
 
-    import fer.train as T
+    import ferhw3.train as T
     orig = T.ResumableCheckpoint
     T.ResumableCheckpoint = lambda stem, cfg: _Both(orig(stem, cfg), Spy())
     try:
@@ -64,6 +67,7 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
     assert res.epochs_run == 3
 
 
+@pytest.mark.slow
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_train):
     """Stopping after epoch 2 (as a kill just after the checkpoint would) and resuming gives
     the same weights as running all 4 epochs at once: shuffling, augmentation and dropout
@@ -98,7 +102,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_train):
 
 
 def test_training_batches_depend_on_seed_epoch_and_batch_only():
-    from fer.pipeline import augmenter, train_dataset
+    from ferhw3.pipeline import augmenter, train_dataset
 
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (70, 48, 48, 1), dtype=np.uint8), rng.integers(0, 7, 70)
@@ -116,7 +120,7 @@ def test_training_batches_depend_on_seed_epoch_and_batch_only():
 
 
 def test_random_erasing_hits_about_the_asked_share_of_faces_and_repeats():
-    from fer.pipeline import augmenter, reseed, seed_generators
+    from ferhw3.pipeline import augmenter, reseed, seed_generators
 
     flat = np.full((200, 48, 48, 1), 128, np.float32)  # any erased pixel stands out
 
@@ -188,7 +192,7 @@ def test_training_learns_a_separable_problem(tmp_path):
     y = np.array([0, 3] * 80)
     x = np.where(y[:, None, None, None] == 3, rng.integers(150, 256, (160, 48, 48, 1)),
                  rng.integers(0, 100, (160, 48, 48, 1))).astype(np.uint8)
-    from fer.data import Faces
+    from ferhw3.data import Faces
     res = fit(lambda: build_cnn("vgg-bn"), Faces(x=x, labels=y),
               tiny_config(epochs=4, val_size=40, lr=0.02, label_smoothing=0.0), str(tmp_path / "s.h5"), verbose=0)
     assert res.val_accuracy >= 0.9
@@ -211,7 +215,7 @@ def test_flip_tta_and_ensemble_average(tmp_path):
 
 
 def test_random_window_cuts_a_window_in_training_and_passes_whole_faces_otherwise():
-    from fer.pipeline import RandomWindow, augmenter
+    from ferhw3.pipeline import RandomWindow, augmenter
 
     faces = np.arange(4 * 48 * 48, dtype=np.float32).reshape(4, 48, 48, 1)
     layer = RandomWindow(40, seed=3)
@@ -236,7 +240,7 @@ def test_array_feed_augments_in_a_wrapper_but_saves_the_plain_best_model(tmp_pat
     y = np.array([0, 3] * 80)
     x = np.where(y[:, None, None, None] == 3, rng.integers(150, 256, (160, 48, 48, 1)),
                  rng.integers(0, 100, (160, 48, 48, 1))).astype(np.uint8)
-    from fer.data import Faces
+    from ferhw3.data import Faces
     out = str(tmp_path / "cnn.h5")
     res = fit(lambda: build_cnn("vgg-bn"), Faces(x=x, labels=y),
               tiny_config(epochs=4, val_size=40, lr=0.02, label_smoothing=0.0), out, verbose=0, feed="arrays")
@@ -249,7 +253,7 @@ def test_array_feed_augments_in_a_wrapper_but_saves_the_plain_best_model(tmp_pat
 
 
 def test_epochs_for_minutes_fills_the_budget_at_the_measured_speed():
-    from fer.train import VALIDATION_COST, epochs_for_minutes
+    from ferhw3.budget import VALIDATION_COST, epochs_for_minutes
 
     # 60 minutes at 300 faces/s is 1,080,000 faces: 41 epochs of 25,838 training faces alone
     assert epochs_for_minutes(60, 300, 25838) == 41
@@ -263,7 +267,7 @@ def test_epochs_for_minutes_fills_the_budget_at_the_measured_speed():
 def test_the_deadline_stops_before_an_epoch_that_would_end_past_the_budget():
     from types import SimpleNamespace
 
-    from fer.train import Deadline
+    from ferhw3.budget import Deadline
 
     now = [0.0]
     d = Deadline(deadline=100.0, clock=lambda: now[0], verbose=0)
@@ -291,20 +295,20 @@ def test_the_deadline_stops_before_an_epoch_that_would_end_past_the_budget():
 def test_a_resumed_budget_run_keeps_its_epochs_and_what_is_left_of_its_budget(tmp_path, tiny_train, monkeypatch):
     import time
 
-    import train_cnn
-    from fer import train
-    from fer.data import load_faces
+    from ferhw3 import budget
+    from ferhw3.data import load_faces
+    from ferhw3.runfiles import RunFiles
 
     stem = tmp_path / "m"
     with open(f"{stem}.last.json", "w") as f:
         json.dump({"epoch": 2, "config": {"epochs": 7, "extra": {"minutes": 60, "measured_images_per_second": 280}}}, f)
     with open(f"{stem}.history.csv", "w") as f:
         f.write("epoch,accuracy,minutes\n0,0.3,20.0\n1,0.4,40.0\n")
-    monkeypatch.setattr(train, "training_speed", lambda *a, **k: pytest.fail("measured again on resume"))
-    args = train_cnn.parse_args([tiny_train[0], "--out", f"{stem}.h5", "--resume", "--minutes", "60"])
-    cfg = train.Config(epochs=60)
+    monkeypatch.setattr(budget, "training_speed", lambda *a, **k: pytest.fail("measured again on resume"))
+    cfg = Config(epochs=60, minutes=60)
     before = time.time()
-    deadline = train_cnn.size_to_budget(args, cfg, load_faces(tiny_train[0], expect="train"))
+    deadline = budget.plan(lambda: build_cnn("vgg-bn"), load_faces(tiny_train[0], expect="train"), cfg,
+                           RunFiles(f"{stem}.h5"), resume=True).deadline
     assert cfg.epochs == 7 and cfg.extra["measured_images_per_second"] == 280
     # 40 of the 60 minutes are spent: 20 are left
     assert before + 19.9 * 60 <= deadline <= time.time() + 20 * 60

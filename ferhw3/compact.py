@@ -1,6 +1,6 @@
 """Half-size model files: store a saved .h5 model's float32 weights as float16.
 
-    python -m fer.compact MODEL.h5 [OUT.h5]      (in place without OUT)
+    python -m ferhw3.compact MODEL.h5 [OUT.h5]      (in place without OUT)
 
 Keras loads such a file into the usual float32 model (each weight is cast when it is
 assigned), so nothing that reads the models changes. It is how the shipped models fit the

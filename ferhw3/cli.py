@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from dataclasses import fields
 
 # Set before TensorFlow is imported anywhere: hide its C++ start-up chatter.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -66,29 +64,21 @@ def main_guard(fn):
         sys.exit(130)
 
 
-def add_run_options(p: argparse.ArgumentParser, defaults, skip: tuple = ()) -> None:
-    """One option per field of train.Config (`--batch-size`, `--lr`, ...), except `skip`."""
-    for f in fields(defaults):
-        if f.name == "extra" or f.name in skip:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        value = getattr(defaults, f.name)
-        if isinstance(value, bool):
-            p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes", "on"), default=value,
-                           metavar="BOOL", help=f"(default {value})")
-        else:
-            p.add_argument(flag, type=type(value), default=value, help=f"(default {value})")
+def config_from(recipe: str, sets, flags: dict):
+    """The checked Config of recipe `recipe`, then the `--set key=value` strings, then the
+    dedicated options that were given (`flags`, None for those that were not); with the
+    recipe's name and the overrides, for the run record. A bad value is a UsageError."""
+    from . import recipes
+    from .config import make_config, parse_sets
 
-
-def config_from(args, cls):
-    """The Config of the parsed options (fields without an option keep their defaults),
-    checked: a value that cannot work is a UsageError before any data is read."""
-    cfg = cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name != "extra" and hasattr(args, f.name)})
     try:
-        cfg.check()
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    return cfg
+        base = recipes.get(recipe).settings
+        overrides = {**parse_sets(sets), **{k: v for k, v in flags.items() if v is not None}}
+        cfg = make_config(base, overrides)
+    except (KeyError, ValueError) as e:
+        raise UsageError(e.args[0]) from None
+    shown = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
+    return cfg, {"recipe": recipe, "overrides": shown}
 
 
 def check_output_path(path: str) -> None:

@@ -37,17 +37,20 @@ def plot_curves(histories: dict[str, str], path: str, offsets: dict[str, int] | 
     """Accuracy and loss per epoch, training (dashed) and validation (solid), one colour
     per model. histories: {label: history CSV path}; offsets: {label: epochs trained
     before this history began} (a run continued from another with --init)."""
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5 + 0.3 * len(histories)))
     for (label, csv), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         h = pd.read_csv(csv)
         epochs = h["epoch"] + 1 + (offsets or {}).get(label, 0)
         for ax, key in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-            ax.plot(epochs, h[key], "--", color=colour, label=f"{label} train")
+            ax.plot(epochs, h[key], "--", color=colour, label=f"{label}: training (dashed), validation (solid)")
             if f"val_{key}" in h:
-                ax.plot(epochs, h[f"val_{key}"], "-", color=colour, label=f"{label} validation")
+                ax.plot(epochs, h[f"val_{key}"], "-", color=colour)
     for ax, name in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-        ax.set_xlabel("epoch"), ax.set_ylabel(name), ax.grid(alpha=0.3), ax.legend()
+        ax.set_xlabel("epoch"), ax.set_ylabel(name), ax.grid(alpha=0.3)
         ax.set_title(f"Training and validation {name}")
+    # one legend under both plots, so it hides no curve
+    fig.legend(*ax_acc.get_legend_handles_labels(), loc="lower center", ncol=1, frameon=False)
+    fig.tight_layout(rect=(0, 0.07 * len(histories) / (1 + 0.07 * len(histories)), 1, 1))
     return _save(fig, path)
 
 

@@ -44,7 +44,7 @@ class PseudoLabels:
 
 
 def parse_cap(text: str) -> float | str:
-    """The --cap option: a number (0: no cap) or "prior"."""
+    """The `cap` field: a number (0: no cap) or "prior"."""
     if text == "prior":
         return text
     value = float(text)
@@ -132,7 +132,8 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
     import shutil
 
     from .data import CLASS_NAMES
-    from .train import fit, split, stem_of
+    from .runfiles import stem_of
+    from .train import fit, split
 
     tr, _ = split(faces, cfg)
     if train_subset is not None:

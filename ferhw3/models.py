@@ -131,3 +131,11 @@ def dnn(hidden: int, depth: int = 3, dropout: float = 0.4) -> keras.Model:
 
 def trainable_params(model: keras.Model) -> int:
     return int(sum(int(w.numpy().size) for w in model.trainable_weights))
+
+
+def matched_dnn(arch: str = "vgg-bn", depth: int = 3, dropout_scale: float = 1.0):
+    """(builder, its parameters, the CNN's parameters, width): the dense baseline whose
+    width makes its parameter count closest to CNN `arch`'s."""
+    cnn_params = trainable_params(build_cnn(arch))
+    width = dnn_width_for(cnn_params, depth)
+    return (lambda: dnn(width, depth, dropout=min(0.4 * dropout_scale, 0.9))), dnn_params(width, depth), cnn_params, width

@@ -20,7 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from .pipeline import augmenter, eval_dataset, train_dataset
-from .train import Result, WarmupCosine, split
+from .optim import WarmupCosine
+from .runfiles import save_model, stem_of
+from .train import Result, split
 
 
 class MeanTeacher(keras.Model):
@@ -97,7 +99,7 @@ def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str
             logs["val_accuracy"] = acc
             if acc > best["acc"]:
                 best["acc"] = acc
-                teacher.save(out)
+                save_model(teacher, out)
 
     t = time.time()
     model.fit(ds, epochs=passes, steps_per_epoch=per_pass, callbacks=[KeepBestTeacher()], verbose=verbose)
@@ -105,3 +107,23 @@ def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str
     keras.mixed_precision.set_global_policy("float32")
     return Result(keras.models.load_model(out, compile=False), best["acc"], passes, seconds, len(tr), len(va), "",
                   per_pass * passes * bs / seconds)
+
+
+def fine_tune(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised: Result, out: str) -> Result:
+    """Mean-teacher fine-tuning of the supervised model saved at `out` for
+    cfg.self_train_epochs passes, weight cfg.mean_teacher; the teacher is saved beside it as
+    STEM.meanteacher.h5, and `out` keeps the better of the two by validation accuracy."""
+    import shutil
+
+    mt_out = f"{stem_of(out)}.meanteacher.h5"
+    steps = cfg.self_train_epochs * (supervised.n_train // cfg.batch_size)
+    print(f"mean teacher: {steps} steps on {supervised.n_train:,} labelled + {len(x_unlabelled):,} unlabelled "
+          f"faces, consistency weight {cfg.mean_teacher}", flush=True)
+    mt = mean_teacher(model_fn, faces, cfg, x_unlabelled, out, mt_out, steps, weight=cfg.mean_teacher, verbose=1)
+    print(f"mean teacher: val_accuracy {mt.val_accuracy:.4f} (before: {supervised.val_accuracy:.4f})", flush=True)
+    mt.seconds += supervised.seconds
+    if mt.val_accuracy > supervised.val_accuracy:
+        shutil.copy(mt_out, out)
+        return mt
+    supervised.seconds = mt.seconds
+    return supervised

@@ -1,0 +1,8 @@
+"""ferhw3: facial-expression recognition on FER2013 (ML2017 homework 3) with Keras 3.
+
+Modules, one job each: data (reading faces), models (architectures), recipes and config
+(what a run trains), train (fit), callbacks, budget, optim, runfiles (a run's files),
+distill, selftrain, meanteacher, predict, manifest (the shipped models), explain (figures).
+"""
+
+__version__ = "1.0.0"

@@ -1,0 +1,118 @@
+"""The Keras callbacks of a training run, and Ctrl-C handling.
+
+Each one carries a run across a kill and a --resume: the best model and the checkpoint are
+written atomically, early stopping and the clock continue from the history, and dropout
+draws the masks an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+
+from .pipeline import reseed, seed_generators
+from .runfiles import RunFiles, save_model
+
+
+class ElapsedMinutes(keras.callbacks.Callback):
+    """Adds `minutes` (wall-clock since the run began, `offset` before this process) to each
+    epoch's logs, so the history records accuracy against training time."""
+
+    def __init__(self, offset: float = 0.0):
+        super().__init__()
+        self.offset = offset
+
+    def on_train_begin(self, logs=None):
+        self.start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["minutes"] = self.offset + (time.time() - self.start) / 60
+
+
+class SaveBest(keras.callbacks.Callback):
+    """Saves `classifier` to `path` (through a temporary file) whenever `monitor` beats the
+    best so far (`best`: the best of a resumed run's history). `classifier` may differ from
+    the model fit() trains, e.g. a wrapper that augments before it (the JAX path), so the
+    saved file is always the plain classifier."""
+
+    def __init__(self, classifier, path: str, monitor: str, best: float | None = None):
+        super().__init__()
+        self.classifier, self.path, self.monitor, self.best = classifier, path, monitor, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or (self.best is not None and float(value) <= self.best):
+            return
+        self.best = float(value)
+        self.model  # on JAX, reading the property writes the training state back into the variables
+        save_model(self.classifier, self.path)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping (on a metric to maximise) that a resumed run continues: it starts from
+    the best value so far and the epochs since it, read from the history, instead of
+    granting a fresh `patience` at every resume."""
+
+    def __init__(self, past=(), **kwargs):
+        super().__init__(mode="max", **kwargs)
+        self.past = [float(v) for v in past]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.past:
+            i = int(np.argmax(self.past))
+            self.best, self.best_epoch, self.wait = self.past[i], i, len(self.past) - 1 - i
+
+
+class ReseedDropout(keras.callbacks.Callback):
+    """Dropout draws its masks from generators whose state a checkpoint does not keep; set
+    them from the epoch number, so a resumed epoch draws the masks an uninterrupted one does."""
+
+    def on_train_begin(self, logs=None):
+        self.generators = seed_generators(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reseed(self.generators, epoch)
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Saves the latest epoch (weights + optimizer state) and the run state after each epoch."""
+
+    def __init__(self, files: RunFiles, config: dict):
+        super().__init__()
+        self.files, self.config = files, config
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.files.save_checkpoint(self.model, epoch + 1, self.config, logs)
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(model, files: RunFiles):
+    """Ctrl-C asks Keras to stop after the current step; the epoch-end callbacks then save
+    the checkpoint, and only then do we stop. A second Ctrl-C stops at once."""
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        model.stop_training = True
+        print("\nCtrl-C: stopping after this step and saving a checkpoint (again to quit now)", file=sys.stderr)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    try:
+        yield
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt(f"stopped; {files.checkpoint_epoch()} epochs saved in {files.checkpoint}, "
+                                f"continue with --resume")

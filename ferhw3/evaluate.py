@@ -1,0 +1,43 @@
+"""Measuring a model on the validation split it was chosen on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import load_faces, stratified_split
+from .runfiles import RunFiles
+
+DEFAULT_SPLIT = (0, 2871.0)  # seed, faces held out: the project's split
+
+
+class SeenFaces(ValueError):
+    """The model trained on the faces it would be measured on."""
+
+
+def validation_faces(data_csv: str, model_path: str, default=DEFAULT_SPLIT):
+    """(x, y, CSV row numbers, (seed, val_size)) of the validation split recorded beside
+    `model_path` (or `default`). Raises SeenFaces for a shipped model whose manifest entry
+    says it trained on those faces: its figures there would mean nothing."""
+    from . import manifest
+
+    if manifest.saw_validation_faces(model_path):
+        raise SeenFaces(f"{model_path}: trained on the validation faces (models/manifest.json), so it cannot "
+                        f"be measured on them")
+    seed, val_size = RunFiles(model_path).split() or default
+    faces = load_faces(data_csv, expect="train")
+    _, va = stratified_split(faces.labels, val_size, seed)
+    return faces.x[va], faces.labels[va], va, (seed, val_size)
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Exact two-sided McNemar test: under no difference each discordant face is a coin flip."""
+    from scipy.stats import binomtest
+
+    n = only_a + only_b
+    return 1.0 if n == 0 else float(binomtest(only_a, n, 0.5).pvalue)
+
+
+def accuracy(models, x: np.ndarray, y: np.ndarray, tta: str = "none") -> float:
+    from .predict import predict_proba
+
+    return float(np.mean(predict_proba(models, x, tta=tta).argmax(1) == y))

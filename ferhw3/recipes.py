@@ -1,0 +1,85 @@
+"""Named training recipes: each a documented set of `ferhw3.config.Config` fields.
+
+    python train_cnn.py TRAIN --recipe one-hour                 # a recipe as it is
+    python train_cnn.py TRAIN --recipe vgg-bn --set erase=0.5   # with any field changed
+    python train_cnn.py --recipe list                           # this table
+
+Validation accuracies are on the project's split (2,871 faces of train.csv, stratified,
+seed 0), without test-time augmentation, measured on the shipped float16 files; times are
+training wall-clock. `models/manifest.json` records the same for every shipped file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The shipped ensemble, the teachers of the distilled model (models/manifest.json, role "ensemble").
+ENSEMBLE = ("models/vgg-bn-deep-wide_300ep-erase.h5", "models/vgg-bn-deep-wide_300ep.h5",
+            "models/vgg-bn_60ep.h5", "models/vgg-bn_60ep_continued40.h5")
+# The GPU recipes leave out rotation and zoom: in the model under JAX, Keras's affine
+# transform trained about 200x slower than flips and crops (bench/results_aug_speed_jax.md).
+_GPU = dict(arch="vgg-bn-deep-wide", precision="mixed_bfloat16", epochs=300, warmup_epochs=5, patience=10000,
+            rotation=0.0, zoom=0.0)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    purpose: str
+    settings: dict = field(default_factory=dict)
+    start: str = ""          # what --init it expects, if any
+    produced: tuple = ()     # the shipped models it made
+    measured: str = ""       # validation accuracy and training time, as measured
+
+
+RECIPES = {r.name: r for r in [
+    Recipe("seed-vgg", "the seed report's VGG (7.3M parameters): Adam 1e-3, plateau schedule, whole 48x48 faces",
+           dict(arch="vgg-report", optimizer="adam", lr=1e-3, schedule="plateau", crop=0, label_smoothing=0.0,
+                warmup_epochs=0),
+           measured="0.2515 after a 10-minute budget (2 epochs at 114 images/s, 2-core CPU)"),
+    Recipe("vgg-bn", "train_cnn.py's default: a compact VGG with batch norm, SGD + cosine, 40px crops, "
+           "flips, rotation and zoom, 60 epochs",
+           produced=("vgg-bn_60ep.h5",), measured="0.6527 in 51.5 min (2-core CPU)"),
+    Recipe("continue-40", "40 more epochs of a trained model on a new cosine from 0.02 (use with --init)",
+           dict(epochs=40, lr=0.02, warmup_epochs=1), start="a model of the same --arch",
+           produced=("vgg-bn_60ep_continued40.h5",), measured="0.6597 after vgg-bn_60ep.h5 (+76.9 min, 2-core CPU)"),
+    Recipe("one-hour", "hw3_train.sh: the deeper, wider network in bfloat16, its epochs sized to 60 minutes "
+           "of this machine",
+           dict(arch="vgg-bn-deep-wide", precision="mixed_bfloat16", minutes=60.0),
+           measured="0.6667 in 59.2 min (66 epochs at 458 images/s); 0.6628 in 57.4 min on a machine at "
+                    "282 images/s (36 epochs)"),
+    Recipe("gpu-300", "the one-hour network for 300 epochs on a GPU, flips and 40px crops only", dict(_GPU),
+           produced=("vgg-bn-deep-wide_300ep.h5",), measured="0.6827 in 6.3 min (one H100, Keras on JAX)"),
+    Recipe("gpu-300-erase", "gpu-300 with random erasing (p 0.5)", dict(_GPU, erase=0.5),
+           produced=("vgg-bn-deep-wide_300ep-erase.h5",), measured="0.6872 in 6.3 min (one H100, Keras on JAX)"),
+    Recipe("distil-ensemble", "8 epochs of gpu-300-erase's model towards the shipped ensemble's probabilities; "
+           "set unlabelled=TEST_CSV to add the test faces as soft targets (use with --init)",
+           dict(_GPU, erase=0.5, epochs=8, lr=0.01, warmup_epochs=0, teachers=ENSEMBLE, distill=0.5),
+           start="vgg-bn-deep-wide_300ep-erase.h5", produced=("vgg-bn-deep-wide_300ep-erase_distilled.h5",),
+           measured="0.6924 (+8.7 min, 2-core CPU, with unlabelled=test.csv)"),
+    Recipe("dnn", "train_dnn.py's default: the parameter-matched dense baseline; whole faces (a dense layer "
+           "needs them), shifts instead of crops, full dropout",
+           dict(crop=0, epochs=40, patience=10, lr=0.02, shift=0.1, dropout=1.0),
+           produced=("dnn_matched-vgg-bn.h5",), measured="0.3807 in 1.1 min (epochs=25, 2-core CPU)"),
+]}
+
+
+def get(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def table() -> str:
+    """The recipes, one paragraph each: name, purpose, settings, what it made and measured."""
+    lines = []
+    for r in RECIPES.values():
+        settings = " ".join(f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in r.settings.items())
+        lines.append(f"{r.name}\n    {r.purpose}\n    settings: {settings or '(the defaults)'}")
+        if r.start:
+            lines.append(f"    start: --init {r.start}")
+        if r.produced:
+            lines.append(f"    made: {', '.join(r.produced)}")
+        if r.measured:
+            lines.append(f"    measured: {r.measured}")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""A whole training run of train_cnn.py: data, teachers, time budget, fit, self-training."""
+
+from __future__ import annotations
+
+import os
+
+from . import cli
+from .config import Config
+from .data import load_faces
+from .manifest import ROOT
+from .models import build_cnn
+from .train import Result, fit
+
+
+def model_path(path: str) -> str:
+    """`path` as given, or, when it does not exist there, relative to the repository (a
+    recipe names its teachers as models/NAME.h5, wherever the command runs)."""
+    if not os.path.exists(path) and os.path.exists(os.path.join(ROOT, path)):
+        return os.path.join(ROOT, path)
+    return path
+
+
+def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init: str | None = None,
+              strategy=None, limit: int = 0, record: dict | None = None) -> Result:
+    """Train the CNN of `cfg` on the labelled faces of `train_csv` into `out`; then, if the
+    config asks, self-train it on `cfg.self_train`'s faces. Bad files fail before training."""
+    from . import budget, distill
+
+    teachers = [cli.load_model(model_path(t)) for t in cfg.teachers]  # a bad model fails before the data loads
+    faces = cli.take_faces(load_faces(train_csv, expect="train"), limit, cfg, train_csv)
+    unlabelled = load_faces(cfg.self_train) if cfg.self_train else None
+    distil_on = load_faces(cfg.unlabelled) if cfg.unlabelled else None
+    build = lambda: build_cnn(cfg.arch, cfg.dropout)  # noqa: E731
+
+    teacher, extra = None, None
+    if teachers:
+        for path in cfg.teachers:
+            distill.warn_if_other_split(model_path(path), cfg.seed, cfg.val_size, len(faces))
+        teacher = distill.ensemble_teacher(teachers)
+    if distil_on is not None:  # their target is the teacher's alone: (1 - w) x teacher + w x teacher
+        extra = (distil_on.x, teacher(distil_on.x))
+        print(f"distillation: {len(distil_on):,} unlabelled faces from {cfg.unlabelled} join the training part")
+    from .runfiles import RunFiles
+
+    deadline = (budget.plan(build, faces, cfg, RunFiles(out), resume, n_extra=len(extra[0]) if extra else 0),) \
+        if cfg.minutes else ()
+    res = fit(build, faces, cfg, out, resume=resume, init=init, strategy=strategy, teacher=teacher,
+              extra_train=extra, callbacks=deadline, record=record)
+    print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
+    if unlabelled is not None and cfg.mean_teacher:
+        from .meanteacher import fine_tune
+
+        res = fine_tune(build, faces, cfg, unlabelled.x, res, out)
+    elif unlabelled is not None:
+        from .selftrain import parse_cap, self_train
+
+        res, _ = self_train(build, faces, cfg, unlabelled.x, res, out, rounds=cfg.rounds, threshold=cfg.threshold,
+                            cap=parse_cap(cfg.cap), epochs=cfg.self_train_epochs, soft=cfg.soft, agree=cfg.agree)
+    return res
+
+
+def make_strategy(cpu_devices: int = 0):
+    """tf.distribute.MirroredStrategy over all GPUs, or over `cpu_devices` logical CPUs."""
+    import tensorflow as tf
+
+    devices = None
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    strategy = tf.distribute.MirroredStrategy(devices=devices)
+    print(f"Distributing over {strategy.num_replicas_in_sync} devices: {', '.join(strategy.extended.worker_devices)}")
+    return strategy

@@ -1,0 +1,196 @@
+"""fit(): train a model on FER2013 faces with a recipe's config; resumable and repeatable."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from . import distill
+from .callbacks import ElapsedMinutes, ReseedDropout, ResumableCheckpoint, ResumableEarlyStopping, SaveBest, \
+    stop_on_ctrl_c
+from .config import Config
+from .data import Faces, stratified_split
+from .optim import compile_model
+from .pipeline import augmenter, eval_dataset, smoothed_onehot, train_dataset
+from .runfiles import RunFiles, save_model
+
+
+@dataclass
+class Result:
+    model: keras.Model
+    val_accuracy: float
+    epochs_run: int
+    seconds: float
+    n_train: int
+    n_val: int
+    history_path: str
+    images_per_second: float = 0.0
+
+
+def split(faces: Faces, cfg: Config):
+    """(training, validation) positions of the recipe's stratified split."""
+    return stratified_split(faces.labels, cfg.val_size, cfg.seed)
+
+
+def recipe_augmenter(cfg: Config, side: int, in_model: bool = False):
+    """The run's augmentation layers for faces of `side` pixels, or None without augmentation
+    (a crop as large as the face is no crop)."""
+    if not cfg.augment:
+        return None
+    crop = cfg.crop if cfg.crop and cfg.crop < side else 0
+    return augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=in_model)
+
+
+def _deterministic_ops() -> None:
+    """Same seed, same result: ask TensorFlow for deterministic kernels (it raises if an op
+    has none). Must run before any op is executed, so it is skipped when that is too late."""
+    import tensorflow as tf
+
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except RuntimeError:
+        pass
+
+
+def _targets(y, extra, teacher, x, weight, label_smoothing, verbose):
+    """Training targets: smoothed one-hot labels, then the extra faces' targets (labels, or
+    probability rows used as they are), then with a teacher its share mixed in."""
+    targets = smoothed_onehot(y, label_smoothing)
+    if extra is not None:
+        ex = extra[1]
+        targets = np.concatenate([targets, ex if np.ndim(ex) == 2 else smoothed_onehot(ex, label_smoothing)])
+    if teacher is None:
+        return targets
+    soft = teacher(x)
+    if verbose:
+        print(f"distillation: teacher probabilities for the {len(x):,} training faces (teacher accuracy on the "
+              f"{len(y):,} labelled ones {np.mean(soft[:len(y)].argmax(1) == y):.4f}), weight {weight}")
+    return distill.mix(targets, soft, weight)
+
+
+def _restore(trainer, files: RunFiles, verbose: int) -> int:
+    """Load the checkpoint's weights and optimizer state into `trainer`; the epochs it holds.
+    (A .keras file's compile config has no optimizer in Keras 3.15 and load_model would
+    silently compile RMSprop, so ours is rebuilt and the state loaded into it.)"""
+    trainer.optimizer.build(trainer.trainable_variables)
+    trainer.load_weights(files.checkpoint)
+    epoch = files.checkpoint_epoch()
+    files.truncate_history(epoch)
+    if verbose:
+        print(f"Resuming from {files.checkpoint} after epoch {epoch} "
+              f"(optimizer step {int(trainer.optimizer.iterations.numpy())})")
+    return epoch
+
+
+def _feed(arrays, x_tr, targets, x_va, y_va, cfg: Config, aug, steps: int, initial_epoch: int) -> dict:
+    """fit()'s data arguments: a tf.data stream whose order and augmentation are functions of
+    (seed, epoch, batch), so resume-exact; or arrays that Keras shuffles (seeded), augmented
+    inside the model (not resume-exact)."""
+    if not arrays:
+        return dict(x=train_dataset(x_tr, targets, cfg.batch_size, aug, seed=cfg.seed, first_epoch=initial_epoch,
+                                    epochs=cfg.epochs), steps_per_epoch=steps, shuffle=False,
+                    validation_data=eval_dataset(x_va, y_va) if len(x_va) else None)
+    return dict(x=x_tr.astype(np.float32), y=targets, batch_size=cfg.batch_size, shuffle=True,
+                validation_batch_size=256,
+                validation_data=(x_va.astype(np.float32), smoothed_onehot(y_va)) if len(x_va) else None)
+
+
+def _callbacks(model, files: RunFiles, cfg: Config, monitor: str, initial_epoch: int, on_tf: bool,
+               verbose: int) -> list:
+    """The run's callbacks; on resume the clock, early stopping and the best model continue
+    from the history."""
+    past = files.read_history() if initial_epoch else None
+    past = past[monitor] if past is not None and monitor in past else ()
+    return [
+        ElapsedMinutes(files.minutes_spent() if initial_epoch else 0.0),
+        SaveBest(model, files.out, monitor, best=float(max(past)) if len(past) else None),
+        keras.callbacks.CSVLogger(files.history, append=initial_epoch > 0),
+        ResumableEarlyStopping(past=past, monitor=monitor, patience=cfg.patience, verbose=verbose),
+        ResumableCheckpoint(files, cfg.to_dict()),
+        *([ReseedDropout()] if on_tf else []),
+        *([keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
+                                             patience=max(cfg.patience // 3, 2), verbose=verbose)]
+          if cfg.schedule == "plateau" else []),
+    ]
+
+
+def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, init: str | None = None,
+        extra_train: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 1,
+        strategy=None, callbacks: tuple = (), train_subset: np.ndarray | None = None,
+        teacher=None, feed: str = "auto", record: dict | None = None) -> Result:
+    """Train `model_fn()` on `faces` with `cfg`; save the best model to `out` (run files:
+    `ferhw3.runfiles`).
+
+    extra_train: (x, y) added to the training part only (e.g. pseudo-labelled faces), never
+    to validation; y holds labels (N,) or soft targets (N, 7).
+    train_subset: positions within the training part to train on (validation unchanged).
+    teacher: faces -> class probabilities; asked about the training faces only, its share
+    of each target is cfg.distill (knowledge distillation).
+    feed: "tf.data" (batches augmented in a tf.data pipeline, resume-exact), "arrays" (Keras
+    shuffles arrays; the augmentation layers run in a training wrapper on the accelerator),
+    or "auto": tf.data on TensorFlow, arrays on other backends (JAX on a GPU machine).
+    record: more fields for the run record (recipe, overrides, command).
+    """
+    on_tf = keras.backend.backend() == "tensorflow"
+    if feed not in ("auto", "tf.data", "arrays") or (feed == "tf.data" and not on_tf):
+        raise ValueError(f"feed {feed!r}: must be auto, arrays, or tf.data (TensorFlow backend only)")
+    arrays = feed == "arrays" or (feed == "auto" and not on_tf)
+    keras.utils.set_random_seed(cfg.seed)
+    if on_tf:
+        _deterministic_ops()
+    keras.mixed_precision.set_global_policy(cfg.precision)  # every run: float32 after bf16 stays float32
+    files = RunFiles(out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+
+    tr, va = split(faces, cfg)
+    tr = tr if train_subset is None else tr[train_subset]
+    x_tr = faces.x[tr] if extra_train is None else np.concatenate([faces.x[tr], extra_train[0]])
+    x_va, y_va = faces.x[va], faces.labels[va]
+    if len(x_tr) < cfg.batch_size:
+        raise ValueError(f"batch size {cfg.batch_size} is larger than the {len(x_tr)} training faces")
+    # arrays end each epoch with a partial batch; the tf.data stream drops it
+    steps = math.ceil(len(x_tr) / cfg.batch_size) if arrays else len(x_tr) // cfg.batch_size
+
+    initial_epoch = 0
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = model_fn()
+        if init:
+            model.set_weights(keras.models.load_model(init, compile=False).get_weights())
+        aug = recipe_augmenter(cfg, faces.x.shape[1], in_model=arrays)
+        # fed arrays, fit() trains the augmentation layers then the model (they pass faces through
+        # unchanged outside training); the saved models are always `model` itself
+        trainer = model if not arrays or aug is None else keras.Sequential(
+            [keras.Input(faces.x.shape[1:], name="face"), aug, model], name="augment_then_model")
+        compile_model(trainer, cfg, steps)
+        if resume and files.has_checkpoint():
+            initial_epoch = _restore(trainer, files, verbose)
+    targets = _targets(faces.labels[tr], extra_train, teacher, x_tr, cfg.distill, cfg.label_smoothing, verbose)
+
+    data = _feed(arrays, x_tr, targets, x_va, y_va, cfg, aug, steps, initial_epoch)
+    monitor = "val_accuracy" if len(va) else "accuracy"
+    callbacks = _callbacks(model, files, cfg, monitor, initial_epoch, on_tf, verbose) + list(callbacks)
+    start, history = time.time(), {}
+    with stop_on_ctrl_c(trainer, files):
+        if cfg.epochs > initial_epoch:
+            history = trainer.fit(**data, epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                                  verbose=verbose).history
+        elif not (resume and os.path.exists(out)):  # nothing to train (--epochs 0 --init M): M as it is
+            save_model(model, out)                    # (a finished run resumed keeps its best model)
+    seconds = time.time() - start
+    best = keras.models.load_model(out, compile=False) if os.path.exists(out) else model
+    save_model(best, out)  # again without the optimizer state: half the size, same predictions
+    val_acc = float(np.mean(best.predict(x_va.astype(np.float32), batch_size=256, verbose=0).argmax(1) == y_va)) \
+        if len(va) else float("nan")
+    epochs_run = len(history.get("loss", [])) + initial_epoch
+    files.write_record({**(record or {}), "command": " ".join(sys.argv), "config": cfg.to_dict(), "init": init,
+                        "n_faces": len(faces), "n_train": len(x_tr), "n_val": len(x_va), "val_accuracy": val_acc,
+                        "epochs_run": epochs_run, "seconds_this_run": round(seconds, 1)})
+    speed = steps * cfg.batch_size * (epochs_run - initial_epoch) / max(seconds, 1e-9)
+    return Result(best, val_acc, epochs_run, seconds, len(x_tr), len(x_va), files.history, speed)
