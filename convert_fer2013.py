@@ -25,12 +25,13 @@ def main(argv=None):
     args = p.parse_args(argv)
     from ferhw3.data import DataError, load_csv, write_csv_atomic
 
+    out = {name: os.path.join(args.out_dir, name) for name in ("train.csv", "test.csv", "test_answers.csv")}
+    for path in out.values():  # before the slow read
+        cli.check_output_path(path, inputs=[args.fer2013_csv])
     train = load_csv(args.fer2013_csv, expect="train")
     test = load_csv(args.fer2013_csv)
     if train.ids is not None or test.ids is None or test.labels is None:
         raise DataError(f"{args.fer2013_csv}: not Kaggle's emotion,pixels,Usage layout")
-    cli.check_output_path(os.path.join(args.out_dir, "train.csv"))
-    out = {name: os.path.join(args.out_dir, name) for name in ("train.csv", "test.csv", "test_answers.csv")}
     write_csv_atomic(out["train.csv"], "label,feature", rows(train.labels, train.x))
     write_csv_atomic(out["test.csv"], "id,feature", rows(test.ids, test.x))
     write_csv_atomic(out["test_answers.csv"], "id,label", (f"{i},{l}" for i, l in zip(test.ids, test.labels)))

@@ -44,7 +44,6 @@ def main(argv=None):
     from ferhw3 import manifest
     from ferhw3.data import load_faces, write_csv_atomic
 
-    cli.check_output_path(args.out_csv)
     if args.model:
         model_paths, tta = args.model, args.tta or "flip"
     else:
@@ -53,19 +52,27 @@ def main(argv=None):
         except KeyError:
             raise cli.UsageError(f"--role {args.role}: not a role of {manifest.MANIFEST} "
                                  f"(roles: {', '.join(manifest.load()['roles'])})") from None
-    faces = load_faces(args.test_csv)
+    cli.check_output_path(args.out_csv, inputs=[args.test_csv, *model_paths])
     for m in model_paths:  # fail before the slow TensorFlow start-up
         if not os.path.exists(m):
             raise cli.UsageError(f"{m}: model file not found")
+    faces = load_faces(args.test_csv)
     models = [cli.load_model(m) for m in model_paths]
-    from ferhw3.predict import predict_proba, write_submission
+    from ferhw3.predict import check_tta, predict_proba, write_submission
+
+    for path, model in zip(model_paths, models):
+        try:
+            check_tta(model, tta)
+        except ValueError as e:
+            raise cli.UsageError(f"{path}: {e}") from None
 
     probs = predict_proba(models, faces.x, tta=tta)
     labels = probs.argmax(axis=1)
     ids = faces.ids if faces.ids is not None else np.arange(len(faces))
     if faces.names is not None:  # image files: name each one and give all 7 probabilities
         write_csv_atomic(args.out_csv, "file,label,probabilities",
-                         (f"{n},{l},{' '.join(f'{q:.4f}' for q in p)}" for n, l, p in zip(faces.names, labels, probs)))
+                         (f"{cli.csv_field(n)},{l},{' '.join(f'{q:.4f}' for q in p)}"
+                          for n, l, p in zip(faces.names, labels, probs)))
     else:
         write_submission(args.out_csv, ids, labels)
     extra = ""

@@ -62,15 +62,16 @@ def main(argv=None):
         return
     cli.quiet_tensorflow()
     from ferhw3.models import ARCHITECTURES, build_cnn, trainable_params
-    from ferhw3.run import make_strategy, train_cnn
+    from ferhw3.run import make_strategy, model_path, train_cnn
 
     cfg, record = cli.config_from(args.recipe, args.set, {k: getattr(args, k) for k in FLAGS})
     if cfg.arch not in ARCHITECTURES:
         raise cli.UsageError(f"arch={cfg.arch}: must be one of {', '.join(ARCHITECTURES)}")
     out = args.out or f"runs/{args.recipe}.h5"
-    cli.check_output_path(out)
     if args.init and not os.path.exists(args.init):
         raise cli.UsageError(f"{args.init}: --init model file not found")
+    cli.check_run_output(out, inputs=[args.train_csv, args.init, *map(model_path, cfg.teachers), cfg.unlabelled,
+                                      cfg.self_train])
     strategy = make_strategy(args.devices) if args.distribute else None
     print(f"recipe {args.recipe}{''.join(f' {k}={v}' for k, v in record['overrides'].items())}: {cfg.arch}, "
           f"{trainable_params(build_cnn(cfg.arch, cfg.dropout)):,} trainable parameters")

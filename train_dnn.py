@@ -43,7 +43,7 @@ def main(argv=None):
     cfg, record = cli.config_from("dnn", args.set, flags)
     cfg.arch = "dnn"
     record.update(match=args.match, depth=args.depth)
-    cli.check_output_path(args.out)
+    cli.check_run_output(args.out, inputs=[args.train_csv])
     faces = cli.take_faces(load_faces(args.train_csv, expect="train"), args.limit, cfg, args.train_csv)
     builder, n_dnn, n_cnn, width = matched_dnn(args.match, args.depth, cfg.dropout)
     print(f"DNN {args.depth}x{width}: {n_dnn:,} parameters; CNN {args.match}: {n_cnn:,} "

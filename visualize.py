@@ -20,7 +20,7 @@ import os
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.runfiles import RunFiles, init_chain
+from ferhw3.runfiles import RunFiles, init_chain, write_text
 
 
 def validation_split(args):
@@ -39,9 +39,18 @@ def cmd_curves(args, offsets=None):
     from ferhw3.explain import plot_curves
 
     hist = {os.path.basename(h).removesuffix(".csv").removesuffix(".history"): h for h in args.history}
+    import pandas as pd
+
     for h in args.history:
         if not os.path.exists(h):
             raise cli.UsageError(f"{h}: history file not found")
+        try:
+            columns = set(pd.read_csv(h, nrows=1).columns)
+        except (ValueError, UnicodeDecodeError, OSError):
+            columns = set()
+        if not {"epoch", "accuracy", "loss"} <= columns:
+            raise cli.UsageError(f"{h}: not a training history (a CSV with epoch, accuracy and loss columns, "
+                                 f"as training writes beside the model)")
     return [plot_curves(hist, os.path.join(args.out, "curves.png"), offsets)]
 
 
@@ -54,8 +63,7 @@ def cmd_confusion(args, val=None):
     path = os.path.join(args.out, "confusion_matrix.png")
     cm, report = confusion(y, pred, path)
     txt = os.path.join(args.out, "classification_report.txt")
-    with open(txt, "w") as f:
-        f.write(f"model {os.path.relpath(args.model)}, validation split, {len(y)} faces\n\n{report}")
+    write_text(txt, f"model {os.path.relpath(args.model)}, validation split, {len(y)} faces\n\n{report}")
     print(report)
     return [path, txt]
 
@@ -80,11 +88,26 @@ def cmd_saliency(args, val=None):
     return [path]
 
 
+def conv_layer(model, path: str, name: str | None, default: int) -> str:
+    """The convolution layer `name`, or the model's `default`-th one; a UsageError naming
+    the model when it has none (the dense baseline) or no such layer."""
+    from ferhw3.explain import conv_layers
+
+    convs = conv_layers(model)
+    if not convs:
+        raise cli.UsageError(f"{path}: has no convolution layers (a dense model?); this figure needs a CNN")
+    if name is None:
+        return convs[min(default, len(convs) - 1)]
+    if name not in convs:
+        raise cli.UsageError(f"--layer {name}: not a convolution layer of {path} (it has {', '.join(convs)})")
+    return name
+
+
 def cmd_ascent(args):
-    from ferhw3.explain import conv_layers, gradient_ascent, plot_gradient_ascent
+    from ferhw3.explain import gradient_ascent, plot_gradient_ascent
 
     model = cli.load_model(args.model)
-    layer = args.layer or conv_layers(model)[1]
+    layer = conv_layer(model, args.model, args.layer, 1)
     n = model.get_layer(layer).output.shape[-1]
     filters = list(range(min(args.filters or n, n)))
     t = time.time()
@@ -98,13 +121,13 @@ def cmd_ascent(args):
 
 def cmd_featuremaps(args, val=None):
     from ferhw3.data import CLASS_NAMES, load_faces
-    from ferhw3.explain import conv_layers, feature_maps, plot_feature_maps
+    from ferhw3.explain import feature_maps, plot_feature_maps
 
     model = cli.load_model(args.model)
+    layer = conv_layer(model, args.model, args.layer, 0)
     faces = load_faces(args.data, expect="train")
     if not 0 <= args.row < len(faces):
         raise cli.UsageError(f"--row {args.row}: {args.data} has rows 0-{len(faces) - 1}")
-    layer = args.layer or conv_layers(model)[0]
     maps = feature_maps(model, layer, faces.x[args.row])
     path = os.path.join(args.out, f"feature_maps_{layer}_row{args.row}.png")
     plot_feature_maps(maps, faces.x[args.row], layer, args.row, CLASS_NAMES[faces.labels[args.row]], path)
@@ -121,8 +144,7 @@ def cmd_summary(args):
         m = cli.load_model(p)
         for ext, text in (("txt", summary_text(m)), ("md", summary_markdown(m))):
             path = os.path.join(args.out, f"model_summary_{label}.{ext}")
-            with open(path, "w") as f:
-                f.write(text)
+            write_text(path, text)
             paths.append(path)
     return paths
 
@@ -195,6 +217,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise cli.UsageError(f"--out {args.out}: is a file; give the folder for the figures")
     cli.check_output_path(os.path.join(args.out, "x"))
     cli.quiet_tensorflow()
     if getattr(args, "dnn", None) and not os.path.exists(args.dnn):

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from .pipeline import reseed, seed_generators
-from .runfiles import RunFiles, save_model
+from .runfiles import RunFiles, replace_atomically, save_model
 
 
 class ElapsedMinutes(keras.callbacks.Callback):
@@ -34,6 +34,26 @@ class ElapsedMinutes(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["minutes"] = self.offset + (time.time() - self.start) / 60
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """The per-epoch history as CSV (the columns of Keras's CSVLogger: epoch, then the logs
+    sorted by name), rewritten whole through a temporary file after every epoch, so a kill
+    never leaves half a row. A resumed run starts from the rows already there."""
+
+    def __init__(self, files: RunFiles, append: bool):
+        super().__init__()
+        self.files = files
+        past = files.read_history() if append else None
+        self.rows = [] if past is None else past.to_dict("records")
+
+    def on_epoch_end(self, epoch, logs=None):
+        import pandas as pd
+
+        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        table = pd.DataFrame(self.rows)
+        table = table[["epoch"] + sorted(c for c in table.columns if c != "epoch")]
+        replace_atomically(self.files.history, lambda tmp: table.to_csv(tmp, index=False))
 
 
 class SaveBest(keras.callbacks.Callback):

@@ -9,7 +9,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from .data import DataError  # noqa: E402
+from .errors import DataError, UsageError  # noqa: E402,F401
+
+DEBUG_ENV = "FERHW3_DEBUG"  # set to 1 for the traceback of an unexpected error
 
 
 def quiet_tensorflow() -> None:
@@ -29,16 +31,14 @@ def quiet_tensorflow() -> None:
         os.close(devnull)
 
 
-class UsageError(Exception):
-    """A bad command-line value or missing model: reported like DataError."""
-
-
 def take_faces(faces, limit: int, cfg, path: str):
     """Keep the first `limit` faces (0: all), and check that the validation split can be
     drawn from what is left and leaves a batch to train on, so a bad --limit, --val-size or
     --batch-size fails here in one line."""
     from .data import stratified_split
 
+    if limit < 0:
+        raise UsageError(f"--limit {limit}: must be >= 0 (0: all the faces)")
     if limit:
         faces.x, faces.labels = faces.x[:limit], faces.labels[:limit]
     try:
@@ -53,7 +53,8 @@ def take_faces(faces, limit: int, cfg, path: str):
 
 
 def main_guard(fn):
-    """Run `fn()`; turn expected failures into one line on stderr and exit code 2."""
+    """Run `fn()`; turn expected failures into one line on stderr and exit code 2, and any
+    other exception into one line and exit code 1 (FERHW3_DEBUG=1: the traceback instead)."""
     try:
         return fn()
     except (DataError, UsageError) as e:
@@ -62,6 +63,15 @@ def main_guard(fn):
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # the reader of our output left (e.g. `| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001  the last resort: still one line, no traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        text = " ".join(str(e).split())[:200] or "no message"
+        print(f"error: unexpected {type(e).__name__}: {text} ({DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        sys.exit(1)
 
 
 def config_from(recipe: str, sets, flags: dict):
@@ -81,7 +91,31 @@ def config_from(recipe: str, sets, flags: dict):
     return cfg, {"recipe": recipe, "overrides": shown}
 
 
-def check_output_path(path: str) -> None:
+def csv_field(text: str) -> str:
+    """`text` as one CSV field: quoted (quotes doubled) where a comma, quote or line end needs it."""
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_path(path: str, inputs=()) -> None:
+    """Refuse, before any work, an output that cannot or must not be written: a folder, one
+    of the `inputs` (the same file, also through a link or another path), or a place whose
+    folder cannot be created or written. Special files (/dev/stdout, a FIFO) are allowed."""
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a folder; give the output a file name")
+    for i in inputs:
+        if i and os.path.exists(path) and _same_file(path, i):
+            raise UsageError(f"{path}: is also an input ({i}); writing it would destroy it, choose another output")
+    if os.path.exists(path) and not os.path.isfile(path):
+        return  # a device or a FIFO the user named: written straight into
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         try:
@@ -92,10 +126,23 @@ def check_output_path(path: str) -> None:
         raise UsageError(f"{path}: output folder {folder} is not writable")
 
 
+def check_run_output(out: str, inputs=()) -> None:
+    """check_output_path for every file a training run writes (ferhw3.runfiles), and a model
+    suffix Keras can save."""
+    from .runfiles import MODEL_SUFFIXES, RunFiles
+
+    if not out.endswith(MODEL_SUFFIXES):
+        raise UsageError(f"{out}: --out must end in .h5 or .keras (the model's format)")
+    for path in RunFiles(out).paths():
+        check_output_path(path, inputs)
+
+
 def load_model(path: str):
     """A saved .h5/.keras model for inference, or a UsageError naming the file."""
     if not os.path.exists(path):
         raise UsageError(f"{path}: model file not found")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a folder, not a model file (.h5 or .keras)")
     quiet_tensorflow()
     import keras
 
@@ -107,4 +154,6 @@ def load_model(path: str):
     shape = tuple(model.input_shape[1:])
     if len(shape) != 3 or shape[2] != 1 or any(s not in (None, 48) for s in shape[:2]):
         raise UsageError(f"{path}: model expects input {shape}, not 48x48 grey faces (48, 48, 1)")
+    if tuple(model.output_shape[1:]) != (7,):
+        raise UsageError(f"{path}: model has output {tuple(model.output_shape[1:])}, not the 7 expression classes")
     return model

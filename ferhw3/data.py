@@ -36,8 +36,7 @@ _BAD_BYTE = np.ones(256, dtype=bool)
 _BAD_BYTE[np.frombuffer(_SEPARATORS + b"0123456789", dtype=np.uint8)] = False
 
 
-class DataError(ValueError):
-    """A malformed input file; str() is the one-line message shown to the user."""
+from .errors import DataError  # noqa: E402,F401  (raised by every reader here)
 
 
 @dataclass
@@ -71,15 +70,30 @@ def read_bytes(path: str) -> bytes:
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror}") from None
     if raw[:2] == _GZIP_MAGIC:
-        # zlib is about 40% faster than the gzip module on this 236 MB file.
+        raw = _gunzip(path, raw)
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:200].count(b"\x00") > 20:
+        raise DataError(f"{path}: is UTF-16 (or other wide-character) text; save it as UTF-8 or ASCII")
+    return raw
+
+
+def _gunzip(path: str, raw: bytes) -> bytes:
+    """Every member of gzip data, one after another (`cat a.gz b.gz` and `gzip -c >> f.gz`
+    make several); zlib is about 40% faster than the gzip module on the 236 MB file."""
+    parts = []
+    while raw:
         d = zlib.decompressobj(wbits=47)
         try:
-            raw = d.decompress(raw)
+            parts.append(d.decompress(raw))
         except zlib.error as e:
             raise DataError(f"{path}: corrupt gzip data ({e})") from None
         if not d.eof:
             raise DataError(f"{path}: truncated gzip file (ends before the compressed stream does)")
-    return raw
+        raw = d.unused_data
+        if raw and raw[:2] != _GZIP_MAGIC:
+            if raw.strip(b"\x00"):
+                raise DataError(f"{path}: unexpected bytes after the gzip data")
+            break
+    return b"".join(parts)
 
 
 KAGGLE_USAGE = (b"Training", b"PublicTest", b"PrivateTest")
@@ -124,9 +138,11 @@ def _load_kaggle(path: str, buf: bytes, first_nl: int, expect: str | None) -> Fa
 
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-# Folder names as the image releases of FER2013 spell them ("angry", "disgusted", "fearful",
-# "happy", "sad", "surprised", "neutral", any case): matched on their first three letters.
-_CLASS_PREFIX = {name[:3].lower(): i for i, name in enumerate(CLASS_NAMES)}
+# Class folder names, any case: the class names and the adjectives of FER2013's image
+# releases ("disgusted", "fearful", "surprised"); a folder whose name merely begins like
+# one (angela/) is not a class.
+_CLASS_FOLDERS = {**{name.lower(): i for i, name in enumerate(CLASS_NAMES)},
+                  "disgusted": 1, "fearful": 2, "surprised": 5}
 
 
 def is_image_file(path: str) -> bool:
@@ -138,24 +154,52 @@ def is_image_file(path: str) -> bool:
     return any(head.startswith(m) for m in IMAGE_MAGIC)
 
 
+def _grey8(im):
+    """Any Pillow image as 8-bit grey: the EXIF orientation applied (a phone photo's face
+    upright), 16-bit and 32-bit integer and float images scaled, not clipped, to 0-255, and
+    transparent pixels shown as white paper."""
+    from PIL import Image, ImageOps
+
+    im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I") or im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        peak = a.max(initial=0)
+        if im.mode.startswith("I;16"):
+            top = 65535.0
+        else:  # 32-bit integers or floats: the range the values are in
+            top = 1.0 if im.mode == "F" and peak <= 1.0 else 255.0 if peak <= 255 else 65535.0
+        return Image.fromarray(np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im.convert("RGBA"))
+    return im.convert("L")
+
+
 def load_image(path: str) -> np.ndarray:
-    """Any image file as a 48x48 grey face: converted to grey, centre-cropped to a square,
-    then resized (area-averaging when shrinking). Returns uint8 (48, 48, 1)."""
+    """Any image file as a 48x48 grey face: upright (EXIF orientation), converted to 8-bit
+    grey, centre-cropped to a square, then resized (area-averaging when shrinking). Refuses
+    decompression bombs. Returns uint8 (48, 48, 1)."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("L")
-            w, h = im.size
-            side = min(w, h)
-            left, top = (w - side) // 2, (h - side) // 2
-            im = im.crop((left, top, left + side, top + side))
-            if side != IMG_SIZE:
-                im = im.resize((IMG_SIZE, IMG_SIZE), Image.Resampling.BOX if side > IMG_SIZE
-                               else Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)[..., None]
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image ({str(e).splitlines()[0][:80]})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                im = _grey8(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"{path}: image too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels; "
+                        f"a decompression bomb?)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        why = str(e).splitlines()[0][:80] if str(e) else type(e).__name__
+        raise DataError(f"{path}: not a readable image ({why})") from None
+    w, h = im.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    im = im.crop((left, top, left + side, top + side))
+    if side != IMG_SIZE:
+        im = im.resize((IMG_SIZE, IMG_SIZE), Image.Resampling.BOX if side > IMG_SIZE else Image.Resampling.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)[..., None]
 
 
 def load_images(paths: list[str], root: str = "") -> Faces:
@@ -164,23 +208,39 @@ def load_images(paths: list[str], root: str = "") -> Faces:
     return Faces(x=x, ids=np.arange(len(paths)), path=root or (paths[0] if paths else ""), names=names)
 
 
+def _images_in(folder: str) -> tuple[list[str], int]:
+    """(sorted image file names in `folder`, how many other files it holds)."""
+    files = [f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))]
+    images = sorted(f for f in files if f.lower().endswith(IMAGE_SUFFIXES))
+    return images, len(files) - len(images)
+
+
 def load_image_folder(root: str, expect: str | None = None) -> Faces:
-    """`root/<class name>/*.png|jpg...` (labelled) or a folder of images (unlabelled)."""
+    """`root/<class>/*.png|jpg...` (labelled; class folders named angry, disgust(ed),
+    fear(ful), happy, sad, surprise(d), neutral, any case) or a flat folder of images
+    (unlabelled). Prints what it took; refuses a mixture rather than dropping files."""
     subdirs = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-    classes = {d: _CLASS_PREFIX.get(d[:3].lower()) for d in subdirs}
+    classes = {d: _CLASS_FOLDERS.get(d.lower()) for d in subdirs}
     labelled = [d for d in subdirs if classes[d] is not None]
+    top, other_files = _images_in(root)
     if labelled:
         unknown = [d for d in subdirs if classes[d] is None]
         if unknown:
             raise DataError(f"{os.path.join(root, unknown[0])}: folder name is not an expression class "
-                            f"({', '.join(CLASS_NAMES)})")
-        paths, labels = [], []
+                            f"({', '.join(n.lower() for n in CLASS_NAMES)})")
+        if top:
+            raise DataError(f"{root}: has both class folders and {len(top)} images at its top level "
+                            f"({top[0]}, ...); move those into class folders, or predict them separately")
+        paths, labels, skipped = [], [], other_files
         for d in labelled:
-            files = sorted(f for f in os.listdir(os.path.join(root, d)) if f.lower().endswith(IMAGE_SUFFIXES))
+            files, others = _images_in(os.path.join(root, d))
             paths += [os.path.join(root, d, f) for f in files]
             labels += [classes[d]] * len(files)
+            skipped += others
         if not paths:
             raise DataError(f"{root}: no image files in its class folders")
+        print(f"{root}: {len(paths)} images in {len(labelled)} class folders"
+              + (f"; {skipped} files that are not images skipped" if skipped else ""))
         faces = load_images(paths, root)
         faces.labels = np.array(labels, dtype=np.int64)
         if expect == "train":
@@ -188,10 +248,12 @@ def load_image_folder(root: str, expect: str | None = None) -> Faces:
         return faces
     if expect == "train":
         raise DataError(f"{root}: no class folders (angry/, happy/, ...) to train on")
-    files = sorted(f for f in os.listdir(root) if f.lower().endswith(IMAGE_SUFFIXES))
-    if not files:
+    if not top:
         raise DataError(f"{root}: no image files (png, jpg, bmp, gif, tif, webp) in this folder")
-    return load_images([os.path.join(root, f) for f in files], root)
+    notes = ([f"{other_files} files that are not images skipped"] if other_files else []) + \
+        ([f"subfolders not read (not expression classes): {', '.join(d + '/' for d in subdirs[:5])}"] if subdirs else [])
+    print(f"{root}: {len(top)} images at its top level" + "".join(f"; {n}" for n in notes))
+    return load_images([os.path.join(root, f) for f in top], root)
 
 
 def load_faces(path: str, expect: str | None = None) -> Faces:
@@ -288,8 +350,14 @@ def _parse_chunk(path: str, buf: bytes, start: int, end: int, line: int):
     allowed = _SEPARATORS + b"0123456789"
     if buf[start:end].translate(None, allowed):  # any byte that is neither digit nor separator
         pos = int(np.flatnonzero(_BAD_BYTE[body])[0])
-        row = line + int(np.searchsorted(newlines, pos))
+        i = int(np.searchsorted(newlines, pos))
+        row = line + i
         ch = bytes(body[pos:pos + 1]).decode("latin-1")
+        line_start = int(newlines[i - 1]) + 1
+        if b"," in bytes(body[pos:newlines[i]]):  # before the row's comma: in the id or label
+            key = bytes(body[line_start:pos + 20]).split(b",")[0].decode("latin-1").strip().strip('"')
+            raise DataError(f"{path}: line {row}: the first field must be a non-negative integer "
+                            f"(an id or a label 0-6), got {key[:20]!r}")
         raise DataError(f"{path}: line {row}: unexpected character {ch!r} (values must be integers 0-255)")
 
     digit = (body - 48) < 10  # uint8 wraps, so this is '0' <= b <= '9'
@@ -336,7 +404,13 @@ def _parse_chunk(path: str, buf: bytes, start: int, end: int, line: int):
         i = misplaced[0]
         raise DataError(f"{path}: line {line_no[i]}: the first field must be one integer before the comma")
 
-    # Keys (labels or ids) may have any number of digits: parse them one by one.
+    # Keys (labels or ids) may have any number of digits, up to what an int64 holds.
+    key_digits = ends[:: N_PIXELS + 1] - tok[:, 0]
+    huge = np.flatnonzero(key_digits > 18)
+    if huge.size:
+        i = huge[0]
+        raise DataError(f"{path}: line {line_no[i]}: the first field "
+                        f"{_token(body, tok[i, 0], ends[i * (N_PIXELS + 1)])[:24]} is too large (at most 18 digits)")
     keys = np.array([int(buf[start + a:start + b]) for a, b in zip(tok[:, 0], ends[:: N_PIXELS + 1])],
                     dtype=np.int64)
 
@@ -377,22 +451,24 @@ def stratified_split(labels: np.ndarray, val_size: int | float, seed: int = 0):
 
 
 def write_csv_atomic(path: str, header: str, rows) -> None:
-    """Write `header` then one line per row (an iterable of str), all or nothing."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise DataError(f"{path}: output folder {directory} does not exist")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", newline="\n") as f:
+    """Write `header` then one line per row (an iterable of str), all or nothing: through a
+    temporary file and a rename, or straight into a special file the user named (/dev/stdout,
+    a FIFO)."""
+    from .runfiles import replace_atomically
+
+    def write(target):
+        with open(target, "w", newline="\n") as f:
             f.write(header + "\n")
             for row in rows:
                 f.write(row + "\n")
-        os.replace(tmp, path)
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise DataError(f"{path}: output folder {directory} does not exist")
+    try:
+        if os.path.exists(path) and not os.path.isfile(path):
+            write(path)
+        else:
+            replace_atomically(path, write)
     except OSError as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise DataError(f"{path}: cannot write: {e.strerror}") from None
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -26,8 +26,11 @@ DPI = 100
 
 
 def _save(fig, path: str) -> str:
+    from .runfiles import replace_atomically
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight",
+                                                     format=os.path.splitext(path)[1][1:] or "png"))
     plt.close(fig)
     return path
 

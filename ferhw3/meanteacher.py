@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from .pipeline import augmenter, eval_dataset, train_dataset
 from .optim import WarmupCosine
-from .runfiles import save_model, stem_of
+from .runfiles import copy_file, save_model, stem_of
 from .train import Result, split
 
 
@@ -113,8 +113,6 @@ def fine_tune(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised: Result
     """Mean-teacher fine-tuning of the supervised model saved at `out` for
     cfg.self_train_epochs passes, weight cfg.mean_teacher; the teacher is saved beside it as
     STEM.meanteacher.h5, and `out` keeps the better of the two by validation accuracy."""
-    import shutil
-
     mt_out = f"{stem_of(out)}.meanteacher.h5"
     steps = cfg.self_train_epochs * (supervised.n_train // cfg.batch_size)
     print(f"mean teacher: {steps} steps on {supervised.n_train:,} labelled + {len(x_unlabelled):,} unlabelled "
@@ -123,7 +121,7 @@ def fine_tune(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised: Result
     print(f"mean teacher: val_accuracy {mt.val_accuracy:.4f} (before: {supervised.val_accuracy:.4f})", flush=True)
     mt.seconds += supervised.seconds
     if mt.val_accuracy > supervised.val_accuracy:
-        shutil.copy(mt_out, out)
+        copy_file(mt_out, out)
         return mt
     supervised.seconds = mt.seconds
     return supervised

@@ -36,6 +36,15 @@ def tta_views(x: np.ndarray, tta: str) -> list[np.ndarray]:
     return [w for v in views for w in (v, v[:, :, ::-1, :])]
 
 
+def check_tta(model, tta: str) -> None:
+    """ValueError if `model` cannot take the windows of `tta`: a network with a fixed 48x48
+    input (the dense baseline) predicts whole faces only."""
+    size = model.input_shape[1]
+    if tta in ("center", "crops") and size is not None:
+        raise ValueError(f"takes whole {size}x{size} faces only, so --tta {tta} (smaller windows) cannot be used; "
+                         f"use --tta none or flip")
+
+
 def predict_proba(models, x: np.ndarray, tta: str = "flip", batch_size: int = 512) -> np.ndarray:
     """Mean softmax over `models` and over the test-time views of each face (`tta_views`).
 

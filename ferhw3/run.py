@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from . import cli
+from . import budget, cli, distill
 from .config import Config
 from .data import load_faces
 from .manifest import ROOT
 from .models import build_cnn
+from .runfiles import RunFiles
 from .train import Result, fit
 
 
@@ -24,8 +25,11 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
               strategy=None, limit: int = 0, record: dict | None = None) -> Result:
     """Train the CNN of `cfg` on the labelled faces of `train_csv` into `out`; then, if the
     config asks, self-train it on `cfg.self_train`'s faces. Bad files fail before training."""
-    from . import budget, distill
+    with RunFiles(out).lock():  # before the data loads: a second run on OUT fails at once
+        return _train_cnn(train_csv, cfg, out, resume, init, strategy, limit, record)
 
+
+def _train_cnn(train_csv, cfg, out, resume, init, strategy, limit, record) -> Result:
     teachers = [cli.load_model(model_path(t)) for t in cfg.teachers]  # a bad model fails before the data loads
     faces = cli.take_faces(load_faces(train_csv, expect="train"), limit, cfg, train_csv)
     unlabelled = load_faces(cfg.self_train) if cfg.self_train else None
@@ -40,8 +44,6 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
     if distil_on is not None:  # their target is the teacher's alone: (1 - w) x teacher + w x teacher
         extra = (distil_on.x, teacher(distil_on.x))
         print(f"distillation: {len(distil_on):,} unlabelled faces from {cfg.unlabelled} join the training part")
-    from .runfiles import RunFiles
-
     deadline = (budget.plan(build, faces, cfg, RunFiles(out), resume, n_extra=len(extra[0]) if extra else 0),) \
         if cfg.minutes else ()
     res = fit(build, faces, cfg, out, resume=resume, init=init, strategy=strategy, teacher=teacher,

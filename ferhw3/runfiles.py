@@ -14,9 +14,13 @@ a rename, so a kill at any instant leaves the old file or the new one, never hal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
+
+from .errors import UsageError
 
 MODEL_SUFFIXES = (".h5", ".keras")
 
@@ -55,11 +59,23 @@ def save_model(model, path: str) -> None:
     replace_atomically(path, model.save, suffix=os.path.splitext(path)[1])
 
 
+def copy_file(src: str, dst: str) -> None:
+    """shutil.copyfile(src, dst) through a temporary file and a rename."""
+    replace_atomically(dst, lambda tmp: shutil.copyfile(src, tmp), suffix=os.path.splitext(dst)[1])
+
+
 def write_json(path: str, obj) -> None:
     def write(tmp):
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=1)
             f.write("\n")
+    replace_atomically(path, write)
+
+
+def write_text(path: str, text: str) -> None:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
     replace_atomically(path, write)
 
 
@@ -72,6 +88,9 @@ def read_json(path: str):
         return None
 
 
+_HELD: dict[str, list] = {}  # lock path -> [open file, depth]: this process's run locks
+
+
 class RunFiles:
     """The paths and records of the run whose best model is `out`."""
 
@@ -82,6 +101,51 @@ class RunFiles:
         self.checkpoint = f"{self.stem}.last.keras"
         self.state_path = f"{self.stem}.last.json"
         self.config_path = f"{self.stem}.config.json"
+        self.lock_path = f"{self.stem}.lock"
+
+    def paths(self) -> list[str]:
+        """Every file the run writes."""
+        return [self.out, self.history, self.checkpoint, self.state_path, self.config_path, self.lock_path]
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run's lock (STEM.lock, an flock that the system releases when the process
+        dies): a second training with the same OUT is refused with the first one's process id.
+        Re-entrant within one process."""
+        import fcntl
+
+        key = os.path.abspath(self.lock_path)
+        if key in _HELD:
+            _HELD[key][1] += 1
+        else:
+            os.makedirs(os.path.dirname(key), exist_ok=True)
+            while True:
+                f = open(key, "a+")
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    f.seek(0)
+                    other = f.read().strip() or "unknown"
+                    f.close()
+                    raise UsageError(f"{self.out}: another training (process {other}) is writing this run; "
+                                     f"wait for it, or choose another --out") from None
+                try:  # the holder before us may have removed the file between our open and flock
+                    if os.stat(key).st_ino == os.fstat(f.fileno()).st_ino:
+                        break
+                except FileNotFoundError:
+                    pass
+                f.close()
+            f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
+            _HELD[key] = [f, 1]
+        try:
+            yield
+        finally:
+            _HELD[key][1] -= 1
+            if not _HELD[key][1]:
+                f = _HELD.pop(key)[0]
+                with contextlib.suppress(OSError):
+                    os.unlink(key)
+                f.close()
 
     # the latest checkpoint (resume)
     def has_checkpoint(self) -> bool:

@@ -129,10 +129,8 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
     Returns (best Result, [per-round dicts with the pseudo-labels' index and labels])."""
     import dataclasses
     import os
-    import shutil
-
     from .data import CLASS_NAMES
-    from .runfiles import stem_of
+    from .runfiles import copy_file, stem_of
     from .train import fit, split
 
     tr, _ = split(faces, cfg)
@@ -141,7 +139,7 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
     counts = np.bincount(faces.labels[tr], minlength=NUM_CLASSES)
     best, best_path = supervised, out
     stem = stem_of(out)
-    shutil.copy(out, f"{stem}.supervised.h5")
+    copy_file(out, f"{stem}.supervised.h5")
     # fine-tuning: a short cosine schedule from a lower peak, no warm-up
     round_cfg = dataclasses.replace(cfg, epochs=epochs, lr=cfg.lr / 5, warmup_epochs=0)
     log = []
@@ -165,7 +163,7 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
         if res.val_accuracy > best.val_accuracy:
             best, best_path = res, round_out
     if best_path != out:
-        shutil.copy(best_path, out)
+        copy_file(best_path, out)
     print(f"self-training: supervised {supervised.val_accuracy:.4f} -> best {best.val_accuracy:.4f} "
           f"({os.path.basename(best_path)} saved as {out})", flush=True)
     best.seconds = supervised.seconds + sum(r["seconds"] for r in log)

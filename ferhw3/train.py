@@ -13,10 +13,11 @@ import keras
 import numpy as np
 
 from . import distill
-from .callbacks import ElapsedMinutes, ReseedDropout, ResumableCheckpoint, ResumableEarlyStopping, SaveBest, \
-    stop_on_ctrl_c
+from .callbacks import ElapsedMinutes, HistoryCSV, ReseedDropout, ResumableCheckpoint, ResumableEarlyStopping, \
+    SaveBest, stop_on_ctrl_c
 from .config import Config
 from .data import Faces, stratified_split
+from .errors import UsageError
 from .optim import compile_model
 from .pipeline import augmenter, eval_dataset, smoothed_onehot, train_dataset
 from .runfiles import RunFiles, save_model
@@ -59,6 +60,18 @@ def _deterministic_ops() -> None:
         pass
 
 
+def _init_from(model, init: str, arch: str) -> None:
+    """Start `model` from the weights of the model saved at `init` (same architecture)."""
+    from .cli import load_model
+
+    start = load_model(init)
+    try:
+        model.set_weights(start.get_weights())
+    except ValueError:
+        raise UsageError(f"{init}: --init model is a {start.name} whose weights do not fit {arch}; "
+                         f"give --arch its architecture") from None
+
+
 def _targets(y, extra, teacher, x, weight, label_smoothing, verbose):
     """Training targets: smoothed one-hot labels, then the extra faces' targets (labels, or
     probability rows used as they are), then with a teacher its share mixed in."""
@@ -75,12 +88,20 @@ def _targets(y, extra, teacher, x, weight, label_smoothing, verbose):
     return distill.mix(targets, soft, weight)
 
 
-def _restore(trainer, files: RunFiles, verbose: int) -> int:
+def _restore(trainer, files: RunFiles, cfg: Config, verbose: int) -> int:
     """Load the checkpoint's weights and optimizer state into `trainer`; the epochs it holds.
     (A .keras file's compile config has no optimizer in Keras 3.15 and load_model would
     silently compile RMSprop, so ours is rebuilt and the state loaded into it.)"""
+    saved = (files.state() or {}).get("config", {})
+    for key in ("arch", "precision", "batch_size"):
+        if key in saved and saved[key] != getattr(cfg, key):
+            raise UsageError(f"{files.checkpoint}: --resume of a run with {key}={saved[key]}, not "
+                             f"{getattr(cfg, key)}; resume with the same settings, or choose another --out")
     trainer.optimizer.build(trainer.trainable_variables)
-    trainer.load_weights(files.checkpoint)
+    try:
+        trainer.load_weights(files.checkpoint)
+    except (ValueError, OSError) as e:
+        raise UsageError(f"{files.checkpoint}: cannot resume from this checkpoint ({str(e).splitlines()[0][:100]})") from None
     epoch = files.checkpoint_epoch()
     files.truncate_history(epoch)
     if verbose:
@@ -111,7 +132,7 @@ def _callbacks(model, files: RunFiles, cfg: Config, monitor: str, initial_epoch:
     return [
         ElapsedMinutes(files.minutes_spent() if initial_epoch else 0.0),
         SaveBest(model, files.out, monitor, best=float(max(past)) if len(past) else None),
-        keras.callbacks.CSVLogger(files.history, append=initial_epoch > 0),
+        HistoryCSV(files, append=initial_epoch > 0),
         ResumableEarlyStopping(past=past, monitor=monitor, patience=cfg.patience, verbose=verbose),
         ResumableCheckpoint(files, cfg.to_dict()),
         *([ReseedDropout()] if on_tf else []),
@@ -137,7 +158,15 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     shuffles arrays; the augmentation layers run in a training wrapper on the accelerator),
     or "auto": tf.data on TensorFlow, arrays on other backends (JAX on a GPU machine).
     record: more fields for the run record (recipe, overrides, command).
+    A second training with the same `out` is refused while this one runs (RunFiles.lock).
     """
+    with RunFiles(out).lock():
+        return _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy, callbacks,
+                    train_subset, teacher, feed, record)
+
+
+def _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy, callbacks, train_subset,
+         teacher, feed, record) -> Result:
     on_tf = keras.backend.backend() == "tensorflow"
     if feed not in ("auto", "tf.data", "arrays") or (feed == "tf.data" and not on_tf):
         raise ValueError(f"feed {feed!r}: must be auto, arrays, or tf.data (TensorFlow backend only)")
@@ -162,7 +191,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = model_fn()
         if init:
-            model.set_weights(keras.models.load_model(init, compile=False).get_weights())
+            _init_from(model, init, cfg.arch)
         aug = recipe_augmenter(cfg, faces.x.shape[1], in_model=arrays)
         # fed arrays, fit() trains the augmentation layers then the model (they pass faces through
         # unchanged outside training); the saved models are always `model` itself
@@ -170,7 +199,7 @@ def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, ini
             [keras.Input(faces.x.shape[1:], name="face"), aug, model], name="augment_then_model")
         compile_model(trainer, cfg, steps)
         if resume and files.has_checkpoint():
-            initial_epoch = _restore(trainer, files, verbose)
+            initial_epoch = _restore(trainer, files, cfg, verbose)
     targets = _targets(faces.labels[tr], extra_train, teacher, x_tr, cfg.distill, cfg.label_smoothing, verbose)
 
     data = _feed(arrays, x_tr, targets, x_va, y_va, cfg, aug, steps, initial_epoch)

@@ -71,7 +71,7 @@ def _bad(tmp_path, mutate, header="label,feature", n=5):
     (lambda r: [r[0].replace(",", ",12.5 ", 1).rsplit(" ", 1)[0]] + r[1:], r"line 2: unexpected character '\.'"),
     (lambda r: [r[0].replace(",", ",-3 ", 1).rsplit(" ", 1)[0]] + r[1:], r"line 2: unexpected character '-'"),
     (lambda r: r[:1] + ["7" + r[1][1:]] + r[2:], r"line 3: label 7 is not in 0-6"),
-    (lambda r: r[:1] + ["x" + r[1][1:]] + r[2:], r"line 3: unexpected character 'x'"),
+    (lambda r: r[:1] + ["x" + r[1][1:]] + r[2:], r"line 3: the first field must be a non-negative integer .* got 'x'"),
     (lambda r: r[:1] + [r[1].replace(",", " ", 1)] + r[2:], r"line 3: expected 2 comma-separated fields, found 1"),
     (lambda r: r[:1] + [r[1] + ",5"] + r[2:], r"line 3: row too long"),
 ])
