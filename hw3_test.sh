@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Grading interface: label a test CSV (id,feature) with the shipped ensemble -> OUT_CSV (id,label).
 #   bash hw3_test.sh test.csv out.csv
-# The ensemble is the "ensemble" role of models/manifest.json (its models and TTA).
+# The ensemble is the "ensemble" role of models/manifest.json (its models and TTA); it runs
+# on OpenVINO (FERHW3_ENGINE=keras for Keras/TensorFlow).
 # HW3_MODEL (space-separated model paths, relative to the caller's directory) and HW3_TTA
 # override them, e.g. HW3_MODEL=runs/one-hour.h5 for the model hw3_train.sh trains.
 # Works from any working directory; uses the repo's .venv if there is one.

@@ -57,8 +57,10 @@ def main(argv=None):
         if not os.path.exists(m):
             raise cli.UsageError(f"{m}: model file not found")
     faces = load_faces(args.test_csv)
-    models = [cli.load_model(m) for m in model_paths]
+    from ferhw3.engine import load_predictor
     from ferhw3.predict import check_tta, predict_proba, write_submission
+
+    models = [load_predictor(m) for m in model_paths]
 
     for path, model in zip(model_paths, models):
         try:
@@ -78,7 +80,7 @@ def main(argv=None):
     extra = ""
     if faces.labels is not None:
         extra = f" accuracy={np.mean(labels == faces.labels):.4f}"
-    print(f"DONE {args.out_csv}: {len(ids)} faces, {len(models)} model(s), tta={tta}{extra}, "
+    print(f"DONE {args.out_csv}: {len(ids)} faces, {len(models)} model(s) on {models[0].engine}, tta={tta}{extra}, "
           f"{time.time() - start:.1f} s")
 
 

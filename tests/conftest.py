@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# converted OpenVINO models go to a cache of the test session's own, not the user's
+os.environ["FERHW3_CACHE"] = tempfile.mkdtemp(prefix="ferhw3-test-cache-")
 
 SHARED = os.path.join(ROOT, "..", "shared", "data", "fer2013")
 
