@@ -178,8 +178,12 @@ def load_predictor(path: str, engine: str | None = None):
     folder = os.path.join(cache_dir(), "openvino", f"{file_hash(path)[:20]}-{ov.__version__.split('-')[0]}")
     meta_path = os.path.join(folder, "meta.json")
     if not os.path.exists(meta_path):
-        os.makedirs(os.path.dirname(folder), exist_ok=True)
-        convert(cli.load_model(path), folder)  # load_model checks the input and output shapes first
+        model = cli.load_model(path)  # checks the input and output shapes first
+        try:
+            os.makedirs(os.path.dirname(folder), exist_ok=True)
+            convert(model, folder)
+        except OSError:  # no writable cache here: predict with Keras rather than fail
+            return KerasPredictor(model)
     with open(meta_path) as f:
         predictor = OpenVINOPredictor(folder, json.load(f))
     from .manifest import entry_for

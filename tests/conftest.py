@@ -1,7 +1,9 @@
 """Tiny FER-format data made on the fly: no test depends on the real data set."""
 
+import atexit
 import gzip
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -10,8 +12,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# converted OpenVINO models go to a cache of the test session's own, not the user's
+# converted OpenVINO models go to a cache of the test run's own, not the user's
 os.environ["FERHW3_CACHE"] = tempfile.mkdtemp(prefix="ferhw3-test-cache-")
+atexit.register(shutil.rmtree, os.environ["FERHW3_CACHE"], ignore_errors=True)
 
 SHARED = os.path.join(ROOT, "..", "shared", "data", "fer2013")
 

@@ -73,3 +73,13 @@ def test_the_engine_can_be_turned_off_and_export_writes_an_ir(tmp_path, monkeypa
     assert r.returncode == 0, r.stderr[-2000:]
     model = openvino.Core().read_model(str(tmp_path / "ir" / "m.xml"))
     assert sorted(os.listdir(tmp_path / "ir")) == ["m.bin", "m.xml"] and model.outputs[0].get_partial_shape()[1] == 7
+
+
+def test_without_a_writable_cache_it_predicts_with_keras(tmp_path, monkeypatch, trained_like_model):
+    path, model = trained_like_model
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("FERHW3_CACHE", str(tmp_path / "a-file"))
+    predictor = engine.load_predictor(path, "openvino")
+    x, _ = random_faces(8)
+    assert predictor.engine == "keras"
+    np.testing.assert_allclose(predictor.predict(x), model.predict(x.astype(np.float32), verbose=0), atol=1e-6)
