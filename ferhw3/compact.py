@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 import h5py
 import numpy as np
@@ -43,19 +42,18 @@ def halve_h5(src: str, dst: str | None = None) -> int:
 
     Written to a temporary file first and renamed, so a failure leaves no half-written
     model. Returns the number of weight arrays halved."""
-    dst = dst or src
-    fd, tmp = tempfile.mkstemp(suffix=".h5", dir=os.path.dirname(os.path.abspath(dst)))
-    os.close(fd)
-    try:
+    from .runfiles import replace_atomically
+
+    halved = []
+
+    def write(tmp):
         with h5py.File(src, "r") as a, h5py.File(tmp, "w") as b:
             if "model_weights" not in a:
                 raise ValueError(f"{src}: not a Keras .h5 model (no model_weights group)")
-            halved = _copy(a, b)
-        os.replace(tmp, dst)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return halved
+            halved.append(_copy(a, b))
+
+    replace_atomically(dst or src, write, suffix=".h5")
+    return halved[0]
 
 
 def main(argv=None) -> int:
