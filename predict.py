@@ -4,17 +4,23 @@
     python predict.py test.csv out.csv                      # the shipped default model, flip TTA
     python predict.py test.csv out.csv --role ensemble      # what hw3_test.sh runs
     python predict.py test.csv out.csv --model a.h5 --model b.h5 --tta none
-    python predict.py photos/ out.csv                       # image files -> file,label,probabilities
+    python predict.py photos/ out.csv                       # face crops -> file,label,probabilities
+    python predict.py group.jpg out.csv --detect --annotate seen/   # find the faces in photos first
+    python predict.py clip.mp4 out.csv --detect --every 10  # every 10th frame of a video
 
 With several --model the class probabilities are averaged. Given a labelled file
 (`label,feature`, Kaggle's fer2013.csv, or class folders) the accuracy is printed too;
 rows are then numbered from 0. Kaggle's fer2013.csv is predicted on its PublicTest +
 PrivateTest rows. Images of any size and colour become 48x48 grey faces: converted to
-grey, centre-cropped to a square, resized.
+grey, centre-cropped to a square, resized. With --detect the input is photos (a file or
+a folder) or videos: every face is found (OpenCV's Haar cascade), framed as FER2013 frames
+its faces and read; one row per face: file,frame,face,x,y,w,h,label,emotion and the seven
+probabilities by name (a photo without a face gets one row with an empty box).
 """
 
 import argparse
 import os
+import sys
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
@@ -33,7 +39,72 @@ def parse_args(argv=None):
                         "(default, ensemble, dnn; default: default)")
     p.add_argument("--tta", choices=TTA_MODES,
                    help="test-time augmentation (default: the role's, or flip: the face and its mirror)")
-    return p.parse_args(argv)
+    photos = p.add_argument_group("photos and videos")
+    photos.add_argument("--detect", action="store_true",
+                        help="find the faces in photos or video frames first, one row per face")
+    photos.add_argument("--annotate", metavar="DIR",
+                        help="with --detect: write a copy of each picture with the faces' boxes and labels to DIR")
+    photos.add_argument("--every", type=int, default=10, metavar="N",
+                        help="with --detect: read every Nth frame of a video (default: 10)")
+    photos.add_argument("--margin", type=float,
+                        help="with --detect: widen each face box by this share of its side on every side "
+                             "(default: the measured one)")
+    photos.add_argument("--align", action="store_true", help="with --detect: turn each face so its eyes are level")
+    args = p.parse_args(argv)
+    if not args.detect and (args.annotate or args.align or args.margin is not None):
+        p.error("--annotate, --margin and --align go with --detect")
+    if args.every < 1:
+        p.error(f"--every must be 1 or more, got {args.every}")
+    if args.margin is not None and not 0 <= args.margin <= 1:
+        p.error(f"--margin must be between 0 and 1, got {args.margin}")
+    return args
+
+
+def detect_main(args, model_paths, tta, start):
+    """--detect: photos and video frames -> one row per face, and annotated copies."""
+    from ferhw3 import photos
+    from ferhw3.data import write_csv_atomic
+    from ferhw3.runfiles import replace_atomically
+
+    files = photos.media_files(args.test_csv)
+    inputs = {os.path.abspath(f) for f in files}
+    if args.annotate:
+        if os.path.exists(args.annotate) and not os.path.isdir(args.annotate):
+            raise cli.UsageError(f"{args.annotate}: --annotate names a file; give it a folder")
+        os.makedirs(args.annotate, exist_ok=True)
+    reader = photos.Recogniser(model_paths, tta=tta, align=args.align,
+                               **({} if args.margin is None else {"margin": args.margin}))
+    root = args.test_csv if os.path.isdir(args.test_csv) else os.path.dirname(args.test_csv)
+    counts = {"pictures": 0, "faces": 0, "empty": 0, "annotated": 0}
+
+    def save_annotated(path, rgb, faces, frame):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        out = os.path.join(args.annotate, f"{stem}{'' if frame is None else f'.frame{frame}'}.faces.jpg")
+        if os.path.abspath(out) in inputs:
+            raise cli.UsageError(f"{out}: is also an input; writing it would destroy it, choose another --annotate")
+        picture = photos.annotate(rgb, faces)
+        replace_atomically(out, lambda tmp: picture.save(tmp, format="JPEG", quality=92))
+        counts["annotated"] += 1
+
+    def all_rows():
+        for path in files:
+            name = os.path.relpath(path, root) if root else path
+            for frame, rgb in photos.pictures(path, args.every):
+                faces = reader.faces(rgb)
+                counts["pictures"] += 1
+                counts["faces"] += len(faces)
+                if not faces:
+                    counts["empty"] += 1
+                    print(f"{name}{'' if frame is None else f' frame {frame}'}: no face found", file=sys.stderr)
+                if args.annotate and (faces or frame is None):
+                    save_annotated(path, rgb, faces, frame)
+                yield from photos.rows(name, frame, faces)
+
+    write_csv_atomic(args.out_csv, ",".join(photos.COLUMNS), all_rows())
+    note = f", {counts['annotated']} annotated pictures in {args.annotate}" if args.annotate else ""
+    print(f"DONE {args.out_csv}: {counts['faces']} faces in {counts['pictures']} pictures "
+          f"({counts['empty']} without a face), {len(reader.models)} model(s) on {reader.engine}, tta={reader.tta}"
+          f"{note}, {time.time() - start:.1f} s")
 
 
 def main(argv=None):
@@ -56,6 +127,8 @@ def main(argv=None):
     for m in model_paths:  # fail before the slow TensorFlow start-up
         if not os.path.exists(m):
             raise cli.UsageError(f"{m}: model file not found")
+    if args.detect:
+        return detect_main(args, model_paths, tta, start)
     faces = load_faces(args.test_csv)
     from ferhw3.engine import load_predictor
     from ferhw3.predict import check_tta, predict_proba, write_submission

@@ -7,6 +7,10 @@
     python visualize.py saliency --data train.csv [--rows 12 40 ...]
     python visualize.py ascent [--layer conv2_1] [--filters 64]
     python visualize.py featuremaps --data train.csv --row 0 [--layer conv1_1]
+    python visualize.py classes --data train.csv      # the input each class's score likes best
+    python visualize.py priors [--layer conv3_1]      # filters without and with each image prior
+    python visualize.py depth                         # filters of a shallow, a middle, the last layer
+    python visualize.py towards --data train.csv --source Sad --target Happy
     python visualize.py summary
 
 The model defaults to the "analysis" role of models/manifest.json, the DNN to its "dnn"
@@ -18,6 +22,8 @@ that trained on those faces is refused.
 import argparse
 import os
 import time
+
+import numpy as np
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
 from ferhw3.runfiles import RunFiles, init_chain, write_text
@@ -134,6 +140,99 @@ def cmd_featuremaps(args, val=None):
     return [path]
 
 
+def cmd_classes(args, val=None):
+    from ferhw3 import maximise
+
+    model = cli.load_model(args.model)
+    x, _, _ = val or validation_split(args)
+    t = time.time()
+    starts = {"from grey": np.full((48, 48), maximise.GREY, np.float32),
+              "from the mean face": x[..., 0].astype(np.float32).mean(axis=0)}
+    rows = {name: maximise.class_models(model, start, steps=args.steps) for name, start in starts.items()}
+    for name, (_, first, last) in rows.items():
+        print(f"class models {name}: scores {np.round(first, 1).tolist()} -> {np.round(last, 1).tolist()}")
+    print(f"class models: {time.time() - t:.1f} s")
+    return [maximise.plot_class_models(rows, os.path.join(args.out, "class_models.png"))]
+
+
+def cmd_priors(args):
+    from ferhw3 import maximise
+
+    model = cli.load_model(args.model)
+    layer = conv_layer(model, args.model, args.layer, len(conv_layers_of(model)) // 2)
+    filters = list(range(min(args.filters or 8, model.get_layer(layer).output.shape[-1])))
+    t, rows = time.time(), {}
+    for name, prior in maximise.ONE_AT_A_TIME.items():
+        images, first, last = maximise.filter_images(model, layer, filters, prior, steps=args.steps)
+        rows[name] = (prior, images, first, last)
+        print(f"{layer}, {name} ({prior.named()}): mean activation {first.mean():.2f} -> {last.mean():.2f}, "
+              f"total variation {maximise.total_variation(images).mean():.1f}")
+    print(f"priors: {time.time() - t:.1f} s")
+    return [maximise.plot_priors(rows, layer, filters, os.path.join(args.out, f"ascent_priors_{layer}.png"))]
+
+
+def conv_layers_of(model):
+    from ferhw3.explain import conv_layers
+
+    return conv_layers(model)
+
+
+def cmd_depth(args):
+    from ferhw3 import maximise
+
+    model = cli.load_model(args.model)
+    convs = conv_layers_of(model)
+    if not convs:
+        raise cli.UsageError(f"{args.model}: has no convolution layers (a dense model?); this figure needs a CNN")
+    # the first convolution only weighs a 3x3 patch of pixels: its maximising input is a saturated
+    # image, so "shallow" is the second
+    picked = list(dict.fromkeys([convs[min(1, len(convs) - 1)], convs[len(convs) // 2], convs[-1]]))
+    t, rows = time.time(), []
+    for layer in picked:
+        n = min(args.filters or 8, model.get_layer(layer).output.shape[-1])
+        images, first, last = maximise.filter_images(model, layer, range(n), maximise.PRIOR, steps=args.steps)
+        rows.append((layer, images, first, last))
+        print(f"{layer}: mean activation {first.mean():.2f} -> {last.mean():.2f}")
+    print(f"depth: {time.time() - t:.1f} s")
+    return [maximise.plot_depth(rows, os.path.join(args.out, "ascent_depth.png"))]
+
+
+def cmd_towards(args, val=None):
+    from ferhw3 import maximise
+    from ferhw3.data import CLASS_NAMES
+
+    names = {n.lower(): i for i, n in enumerate(CLASS_NAMES)}
+    for given in (args.source, args.target):
+        if given.lower() not in names:
+            raise cli.UsageError(f"{given}: not an expression ({', '.join(CLASS_NAMES)})")
+    source, target = names[args.source.lower()], names[args.target.lower()]
+    model = cli.load_model(args.model)
+    x, y, _ = val or validation_split(args)
+    # faces labelled `source` that the model also reads as `source`: a move from one reading to another
+    labelled = x[y == source]
+    read = maximise.probabilities(model, labelled).argmax(1) if len(labelled) else np.zeros(0, int)
+    faces = (labelled[read == source] if (read == source).any() else labelled)[:args.faces]
+    if not len(faces):
+        if args.command == "all":
+            print(f"towards: no validation face labelled {CLASS_NAMES[source]}; figure skipped")
+            return []
+        raise cli.UsageError(f"no validation face is labelled {CLASS_NAMES[source]}")
+    t = time.time()
+    before, runs = maximise.towards(model, faces, target)
+    for p, (moved, ran, after) in runs.items():
+        change = np.abs(moved - faces[..., 0]).mean(axis=(1, 2))
+        print(f"{CLASS_NAMES[source]} -> {CLASS_NAMES[target]} until p > {p:g}: p {np.round(before, 2).tolist()} -> "
+              f"{np.round(after, 2).tolist()} in {ran.tolist()} steps; mean absolute change "
+              f"{[round(float(c), 1) for c in change]} grey levels")
+        shares = maximise.change_shares(moved - faces[..., 0])
+        print("  where: " + "; ".join(f"{name} ({area:.0%} of the face) {np.round(share, 2).tolist()} of the change"
+                                      for name, (share, area) in shares.items()))
+    print(f"towards: {len(faces)} faces, {time.time() - t:.1f} s")
+    path = os.path.join(args.out, f"towards_{CLASS_NAMES[source].lower()}_{CLASS_NAMES[target].lower()}.png")
+    return [maximise.plot_towards(faces[..., 0].astype(np.float32), before, runs, CLASS_NAMES[source],
+                                  CLASS_NAMES[target], path)]
+
+
 def cmd_summary(args):
     from ferhw3.explain import summary_markdown, summary_text
 
@@ -161,6 +260,11 @@ def cmd_all(args):
     out += cmd_confusion(args, val)
     out += cmd_saliency(args, val)
     out += cmd_ascent(args)
+    out += cmd_classes(args, val)
+    args.layer = None  # each figure's own default layer
+    out += cmd_priors(args)
+    out += cmd_depth(args)
+    out += cmd_towards(args, val)
     args.row = int(val[2][0]) if args.row is None else args.row
     out += cmd_featuremaps(args)
     out += cmd_summary(args)
@@ -190,6 +294,9 @@ def parse_args(argv=None):
     s.add_argument("--filters", type=int, default=0, help="how many filters (default all)")
     s.add_argument("--steps", type=int, default=120)
     s.add_argument("--row", type=int, help="face row for feature maps (default: first validation face)")
+    s.add_argument("--source", default="Sad", help="towards: the faces' expression (default Sad)")
+    s.add_argument("--target", default="Happy", help="towards: the expression to move them to (default Happy)")
+    s.add_argument("--faces", type=int, default=4, help="towards: how many faces")
     s = add("curves", model=False, help="training curves from history CSVs")
     s.add_argument("--history", action="append", required=True)
     add("confusion", data=True, help="confusion matrix + per-class report on the validation split")
@@ -202,6 +309,19 @@ def parse_args(argv=None):
     s = add("featuremaps", data=True, help="a layer's outputs for one face")
     s.add_argument("--row", type=int, default=0)
     s.add_argument("--layer", help="default: the first convolution")
+    s = add("classes", data=True, help="class models: the input that maximises each class's score")
+    s.add_argument("--steps", type=int, default=200)
+    s = add("priors", help="a layer's filters without and with each image prior (L2, blur, jitter, clipping)")
+    s.add_argument("--layer", help="default: the middle convolution")
+    s.add_argument("--filters", type=int, default=8)
+    s.add_argument("--steps", type=int, default=150)
+    s = add("depth", help="regularised filter images of a shallow, a middle and the last convolution")
+    s.add_argument("--filters", type=int, default=8)
+    s.add_argument("--steps", type=int, default=150)
+    s = add("towards", data=True, help="validation faces moved by gradient ascent until read as another class")
+    s.add_argument("--source", default="Sad")
+    s.add_argument("--target", default="Happy")
+    s.add_argument("--faces", type=int, default=4)
     s = add("summary", help="layer tables (text and markdown)")
     s.add_argument("--dnn", help="default: the manifest's")
     args = p.parse_args(argv)

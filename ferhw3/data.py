@@ -174,25 +174,38 @@ def _grey8(im):
     return im.convert("L")
 
 
-def load_image(path: str) -> np.ndarray:
-    """Any image file as a 48x48 grey face: upright (EXIF orientation), converted to 8-bit
-    grey, centre-cropped to a square, then resized (area-averaging when shrinking). Refuses
-    decompression bombs. Returns uint8 (48, 48, 1)."""
+def open_image(path: str, convert=None):
+    """An image file as a Pillow image, upright (EXIF orientation) and, by default, as 8-bit
+    grey (`_grey8`); `convert` ("RGB") names another mode. Refuses decompression bombs; an
+    unreadable file is a one-line DataError."""
     import warnings
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
-                im = _grey8(opened)
+                if convert:
+                    im = ImageOps.exif_transpose(opened).convert(convert)
+                else:
+                    im = _grey8(opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DataError(f"{path}: image too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels; "
                         f"a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         why = str(e).splitlines()[0][:80] if str(e) else type(e).__name__
         raise DataError(f"{path}: not a readable image ({why})") from None
+    return im
+
+
+def load_image(path: str) -> np.ndarray:
+    """Any image file as a 48x48 grey face: upright (EXIF orientation), converted to 8-bit
+    grey, centre-cropped to a square, then resized (area-averaging when shrinking). Refuses
+    decompression bombs. Returns uint8 (48, 48, 1)."""
+    from PIL import Image
+
+    im = open_image(path)
     w, h = im.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2

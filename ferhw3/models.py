@@ -139,3 +139,31 @@ def matched_dnn(arch: str = "vgg-bn", depth: int = 3, dropout_scale: float = 1.0
     cnn_params = trainable_params(build_cnn(arch))
     width = dnn_width_for(cnn_params, depth)
     return (lambda: dnn(width, depth, dropout=min(0.4 * dropout_scale, 0.9))), dnn_params(width, depth), cnn_params, width
+
+
+def fuse_batch_norm(model: keras.Model) -> keras.Model:
+    """Run the training pass of `model`'s batch norms on 4-D inputs in TensorFlow's fused
+    kernel (one op in place of Keras's moments, casts and arithmetic: 1.18x the one-hour
+    recipe's step on 2 cores, bench/results_train_profile.md). Inference, the weights and the
+    saved file are unchanged: the layers stay BatchNormalization, only this instance's
+    `call` is replaced. TensorFlow backend only."""
+    import types
+
+    import tensorflow as tf
+
+    def fused_call(self, inputs, training=None, mask=None):
+        usual = (not training or not self.trainable or mask is not None or len(inputs.shape) != 4
+                 or self.axis not in (-1, 3) or self.renorm or not (self.center and self.scale))
+        if usual:
+            return type(self).call(self, inputs, training=training, mask=mask)
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32), epsilon=self.epsilon,
+            is_training=True)
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            moving.assign(moving * self.momentum + tf.cast(batch, moving.dtype) * (1.0 - self.momentum))
+        return tf.cast(y, self.compute_dtype)
+
+    for layer in model._flatten_layers(include_self=False):
+        if type(layer) is layers.BatchNormalization:
+            layer.call = types.MethodType(fused_call, layer)
+    return model

@@ -18,6 +18,7 @@ from .callbacks import ElapsedMinutes, HistoryCSV, ReseedDropout, ResumableCheck
 from .config import Config
 from .data import Faces, stratified_split
 from .errors import UsageError
+from .models import fuse_batch_norm
 from .optim import compile_model
 from .pipeline import augmenter, eval_dataset, smoothed_onehot, train_dataset
 from .runfiles import RunFiles, save_model
@@ -190,6 +191,8 @@ def _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy
     initial_epoch = 0
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = model_fn()
+        if on_tf and cfg.fused_bn:
+            fuse_batch_norm(model)
         if init:
             _init_from(model, init, cfg.arch)
         aug = recipe_augmenter(cfg, faces.x.shape[1], in_model=arrays)

@@ -333,6 +333,7 @@ def test_visualize_all_writes_every_figure(tmp_path, trained_model, tiny_train):
     assert r.returncode == 0, r.stderr[-3000:]
     names = sorted(os.listdir(out))
     for part in ("curves", "confusion_matrix", "classification_report", "saliency_maps", "filter_patterns_conv2_1",
-                 "feature_maps_conv1_1", "model_summary_cnn"):
+                 "feature_maps_conv1_1", "model_summary_cnn", "class_models", "ascent_priors_conv", "ascent_depth",
+                 "towards_sad_happy"):
         assert any(n.startswith(part) for n in names), (part, names)
     assert r.stdout.strip().splitlines()[-1].startswith("DONE visualize all")

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -71,3 +72,40 @@ def test_halved_h5_loads_as_float32_and_predicts_nearly_the_same(tmp_path):
     bad.write_text("hello")
     assert main([str(bad), str(tmp_path / "out.h5")]) == 1
     assert not (tmp_path / "out.h5").exists() and len(list(tmp_path.glob("*.h5"))) == 3
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_fused_batch_norm_trains_as_keras_batch_norm_does(tmp_path, precision):
+    """The fused kernel gives the same outputs, gradients and moving statistics as Keras's
+    batch norm, and the model saves and loads as a plain BatchNormalization model."""
+    import tensorflow as tf
+
+    from ferhw3.models import fuse_batch_norm
+
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        inp = keras.Input((10, 10, 16))
+        out = keras.layers.BatchNormalization(gamma_initializer="random_uniform", beta_initializer="random_uniform")(inp)
+        plain = keras.Model(inp, out)
+        fused = keras.models.clone_model(plain)
+        fused.set_weights(plain.get_weights())
+        fuse_batch_norm(fused)
+        x = tf.constant(np.random.default_rng(0).normal(3, 2, (32, 10, 10, 16)).astype(np.float32))
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ya, yb = plain(x, training=True), fused(x, training=True)
+            la, lb = (tf.reduce_sum(tf.cast(y, tf.float32) ** 2) for y in (ya, yb))
+        assert ya.dtype == yb.dtype
+        tol = 1e-5 if precision == "float32" else 1e-3  # bfloat16 outputs may differ by one unit in the last place
+        np.testing.assert_allclose(tf.cast(ya, tf.float32), tf.cast(yb, tf.float32), atol=tol)
+        for ga, gb in zip(tape.gradient(la, plain.trainable_variables), tape.gradient(lb, fused.trainable_variables)):
+            np.testing.assert_allclose(gb, ga, rtol=1e-4, atol=1e-4 * float(np.abs(ga).max()))
+        for a, b in zip(plain.non_trainable_weights, fused.non_trainable_weights):  # moving mean and variance
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3)
+            assert not np.allclose(b.numpy(), (0.0 if "mean" in b.path else 1.0))  # they did move
+        fused.save(tmp_path / "f.h5")
+        loaded = keras.models.load_model(tmp_path / "f.h5", compile=False)
+        assert type(loaded.layers[-1]) is keras.layers.BatchNormalization
+        np.testing.assert_allclose(tf.cast(loaded(x), tf.float32), tf.cast(fused(x), tf.float32), atol=1e-5)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

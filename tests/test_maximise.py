@@ -1,0 +1,66 @@
+"""What the network thinks each expression looks like (ferhw3.maximise), on the shipped
+analysis model: every ascent raises its objective, the priors smooth the images, and a face
+moved towards another class is read as that class."""
+
+import numpy as np
+import pytest
+
+from ferhw3 import cli, manifest, maximise
+from ferhw3.data import load_faces
+from conftest import ROOT
+
+import os
+
+
+@pytest.fixture(scope="module")
+def model():
+    return cli.load_model(os.path.join(ROOT, manifest.role("analysis")[0]))
+
+
+def test_class_models_raise_every_class_score_threefold(model):
+    grey = np.full((48, 48), maximise.GREY, np.float32)
+    images, first, last = maximise.class_models(model, grey, steps=100)
+    assert images.shape == (7, 48, 48) and images.min() >= 0 and images.max() <= 255
+    assert np.all(last >= 3 * np.abs(first)), (first, last)
+    # each image is read as its own class
+    assert (maximise.probabilities(model, images).argmax(1) == np.arange(7)).all()
+
+
+def test_priors_raise_the_filters_and_smooth_the_images(model):
+    layer, filters = "conv3_2", range(8)
+    plain, p0, p1 = maximise.filter_images(model, layer, filters, maximise.PLAIN, steps=100)
+    prior, q0, q1 = maximise.filter_images(model, layer, filters, maximise.PRIOR, steps=100)
+    for first, last in ((p0, p1), (q0, q1)):  # mean activations after the ReLU: >= 0
+        assert np.all(last > first) and np.all(last >= 3 * first), (first, last)
+    tv_plain, tv_prior = maximise.total_variation(plain), maximise.total_variation(prior)
+    assert np.all(tv_prior < tv_plain), (tv_plain, tv_prior)
+    assert np.abs(prior - plain).mean(axis=(1, 2)).min() > 5
+
+
+def test_each_regulariser_alone_changes_the_plain_image(model):
+    results = {name: maximise.filter_images(model, "conv3_2", range(2), prior, steps=40)[0]
+               for name, prior in maximise.ONE_AT_A_TIME.items()}
+    plain = results.pop("plain (no prior)")
+    for name, images in results.items():
+        assert np.abs(images - plain).mean() > 1, name
+    assert maximise.total_variation(results["blur"]).mean() < maximise.total_variation(plain).mean()
+
+
+def test_a_face_moved_towards_happy_is_read_as_happy_and_stays_close(model):
+    faces = load_faces(os.path.join(ROOT, "data", "sample_test.csv.gz")).x[:3]
+    before, runs = maximise.towards(model, faces, target=3)
+    moved, ran, after = runs[0.5]
+    assert np.all(after > 0.5) and np.all(ran < 400)
+    change = np.abs(moved - faces[..., 0]).mean(axis=(1, 2))
+    assert np.all(change > 0) and np.all(change < 20)  # a face still, not a new image
+    assert np.all(runs[0.99][2] > max(0.99, before.max()) - 1e-3) or np.all(runs[0.99][1] == 400)
+
+
+def test_the_unit_before_the_relu_is_the_batch_norm(model):
+    assert maximise.pre_activation(model, "conv3_2") == "bn3_2"
+
+
+def test_total_variation_is_zero_for_flat_images_and_grows_with_noise():
+    flat = np.full((1, 10, 10), 100.0)
+    noisy = flat + np.random.default_rng(0).normal(0, 10, flat.shape)
+    assert maximise.total_variation(flat)[0] == 0 and maximise.total_variation(noisy)[0] > 5
