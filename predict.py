@@ -60,6 +60,12 @@ def parse_args(argv=None):
     return args
 
 
+def annotated_path(folder: str, path: str, frame) -> str:
+    """Where --annotate writes a picture: FOLDER/NAME.faces.jpg, NAME.frameN.faces.jpg for a video frame."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.join(folder, f"{stem}{'' if frame is None else f'.frame{frame}'}.faces.jpg")
+
+
 def detect_main(args, model_paths, tta, start):
     """--detect: photos and video frames -> one row per face, and annotated copies."""
     from ferhw3 import photos
@@ -67,10 +73,15 @@ def detect_main(args, model_paths, tta, start):
     from ferhw3.runfiles import replace_atomically
 
     files = photos.media_files(args.test_csv)
+    cli.check_output_path(args.out_csv, inputs=files)
     inputs = {os.path.abspath(f) for f in files}
     if args.annotate:
         if os.path.exists(args.annotate) and not os.path.isdir(args.annotate):
             raise cli.UsageError(f"{args.annotate}: --annotate names a file; give it a folder")
+        for f in files:  # refused before any work, not half-way through
+            if not photos.is_video(f) and os.path.abspath(annotated_path(args.annotate, f, None)) in inputs:
+                raise cli.UsageError(f"{annotated_path(args.annotate, f, None)}: is also an input; writing it would "
+                                     f"destroy it, choose another --annotate")
         os.makedirs(args.annotate, exist_ok=True)
     reader = photos.Recogniser(model_paths, tta=tta, align=args.align,
                                **({} if args.margin is None else {"margin": args.margin}))
@@ -78,8 +89,7 @@ def detect_main(args, model_paths, tta, start):
     counts = {"pictures": 0, "faces": 0, "empty": 0, "annotated": 0}
 
     def save_annotated(path, rgb, faces, frame):
-        stem = os.path.splitext(os.path.basename(path))[0]
-        out = os.path.join(args.annotate, f"{stem}{'' if frame is None else f'.frame{frame}'}.faces.jpg")
+        out = annotated_path(args.annotate, path, frame)
         if os.path.abspath(out) in inputs:
             raise cli.UsageError(f"{out}: is also an input; writing it would destroy it, choose another --annotate")
         picture = photos.annotate(rgb, faces)

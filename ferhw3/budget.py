@@ -42,7 +42,12 @@ def training_speed(model_fn, faces: Faces, cfg: Config, steps: int = PROBE_STEPS
     keras.utils.set_random_seed(cfg.seed)
     tr, _ = split(faces, cfg)
     x, y = faces.x[tr][:4096], faces.labels[tr][:4096]
-    model = compile_model(model_fn(), cfg, steps_per_epoch=100)
+    model = model_fn()
+    if cfg.fused_bn:  # the step the run will take (ferhw3.train fuses its batch norms too)
+        from .models import fuse_batch_norm
+
+        fuse_batch_norm(model)
+    model = compile_model(model, cfg, steps_per_epoch=100)
     ds = train_dataset(x, smoothed_onehot(y, cfg.label_smoothing), cfg.batch_size,
                        recipe_augmenter(cfg, faces.x.shape[1]), seed=cfg.seed, epochs=1000)
     clock = _BatchClock()

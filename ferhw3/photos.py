@@ -69,15 +69,20 @@ def grey_array(image) -> np.ndarray:
 
         return np.asarray(_grey8(image), dtype=np.uint8)
     a = np.asarray(image)
+    kind = a.dtype
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim == 3 and a.shape[2] in (3, 4):
         a = a[:, :, :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow
     if a.ndim != 2 or min(a.shape) < 1:
         raise ValueError(f"an image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {np.shape(image)}")
-    if a.dtype != np.uint8:
-        top = 1.0 if np.issubdtype(a.dtype, np.floating) and a.max(initial=0) <= 1.0 else 255.0
-        a = np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
+    # the range comes from the type the caller gave: 8-bit as it is, 16-bit scaled, floats 0-1 or 0-255
+    if np.issubdtype(kind, np.floating):
+        top = 1.0 if float(np.max(image, initial=0)) <= 1.0 else 255.0
+    else:
+        top = 65535.0 if np.iinfo(kind).max > 255 else 255.0
+    if a.dtype != np.uint8 or top != 255.0:
+        a = np.clip(np.rint(a.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(a)
 
 

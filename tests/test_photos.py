@@ -210,3 +210,28 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path, case):
                 "annotate without detect": "go with --detect", "missing": "nothing.jpg: no such file"}[case]
     assert expected in lines[0]
     assert not out.exists()
+
+
+def test_grey_array_keeps_the_range_of_the_type_given():
+    dark = np.zeros((4, 4, 3), np.uint8)
+    dark[0, 0] = 1  # a nearly black 8-bit frame stays nearly black
+    assert photos.grey_array(dark).max() == 1
+    assert photos.grey_array(np.full((4, 4), 65535, np.uint16)).max() == 255
+    assert photos.grey_array(np.full((4, 4), 0.5, np.float32)).max() == 128
+    assert photos.grey_array(np.full((4, 4), 200.0)).max() == 200
+
+
+def test_outputs_that_are_inputs_are_refused_before_any_work(tmp_path):
+    import shutil
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(hopper(), folder / "gh.jpg")
+    shutil.copy(hopper(), folder / "gh.faces.jpg")  # an annotated copy from an earlier run, now an input
+    before = (folder / "gh.jpg").read_bytes()
+    r = predict(folder, folder / "gh.jpg", "--detect")  # the CSV onto a photo
+    assert r.returncode != 0 and "is also an input" in r.stderr and (folder / "gh.jpg").read_bytes() == before
+    out = tmp_path / "o.csv"
+    r = predict(folder, out, "--detect", "--annotate", folder)
+    assert r.returncode != 0 and "gh.faces.jpg: is also an input" in r.stderr
+    assert not out.exists() and sorted(os.listdir(folder)) == ["gh.faces.jpg", "gh.jpg"]

@@ -312,3 +312,20 @@ def test_a_resumed_budget_run_keeps_its_epochs_and_what_is_left_of_its_budget(tm
     assert cfg.epochs == 7 and cfg.extra["measured_images_per_second"] == 280
     # 40 of the 60 minutes are spent: 20 are left
     assert before + 19.9 * 60 <= deadline <= time.time() + 20 * 60
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_budget_probe_times_the_step_the_run_takes(monkeypatch, fused):
+    """With fused_bn the probe's model has its batch norms fused, as the run's model has."""
+    from ferhw3 import budget, models
+    from ferhw3.config import Config
+    from conftest import random_faces
+    from ferhw3.data import Faces
+
+    calls = []
+    real = models.fuse_batch_norm
+    monkeypatch.setattr(models, "fuse_batch_norm", lambda m: calls.append(m.name) or real(m))
+    x, y = random_faces(70)
+    cfg = Config(arch="vgg-bn", batch_size=16, val_size=14, fused_bn=fused)
+    speed = budget.training_speed(lambda: models.build_cnn("vgg-bn"), Faces(x=x, labels=y), cfg, steps=2, warmup=1)
+    assert speed > 0 and calls == (["vgg_bn"] if fused else [])
