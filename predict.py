@@ -140,16 +140,9 @@ def main(argv=None):
     if args.detect:
         return detect_main(args, model_paths, tta, start)
     faces = load_faces(args.test_csv)
-    from ferhw3.engine import load_predictor
-    from ferhw3.predict import check_tta, predict_proba, write_submission
+    from ferhw3.predict import load_predictors, predict_proba, write_submission
 
-    models = [load_predictor(m) for m in model_paths]
-
-    for path, model in zip(model_paths, models):
-        try:
-            check_tta(model, tta)
-        except ValueError as e:
-            raise cli.UsageError(f"{path}: {e}") from None
+    models = load_predictors(model_paths, tta)
 
     probs = predict_proba(models, faces.x, tta=tta)
     labels = probs.argmax(axis=1)

@@ -52,52 +52,29 @@ VARIANTS = {
 
 # ---- one variant, in its own process ---------------------------------------------------------
 
-def fused_bn_layer():
-    """A BatchNormalization whose training pass runs TensorFlow's fused kernel (one op
-    instead of moments, casts and arithmetic); same weights, same inference."""
-    import keras
-    import tensorflow as tf
-
-    class FusedBatchNorm(keras.layers.BatchNormalization):
-        def call(self, inputs, training=None, mask=None):
-            if not training:
-                return super().call(inputs, training=training)
-            y, mean, var = tf.compat.v1.nn.fused_batch_norm(
-                inputs, tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32),
-                epsilon=self.epsilon, is_training=True)
-            for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
-                moving.assign(moving * self.momentum + tf.cast(batch, moving.dtype) * (1 - self.momentum))
-            return y
-
-    return FusedBatchNorm
-
-
 def variant_model(arch, fused_bn: bool, bare: bool):
+    """The recipe's network; bare: without batch norm, dropout and L2; fused_bn: its batch
+    norms fused as training fuses them (ferhw3.models.fuse_batch_norm)."""
     import keras
 
-    from ferhw3.models import build_cnn
+    from ferhw3.models import build_cnn, fuse_batch_norm
 
     model = build_cnn(arch)
-    if not (fused_bn or bare):
-        return model
+    if bare:
+        class Pass(keras.layers.Layer):
+            def call(self, x, training=None, mask=None):
+                return x
 
-    class Pass(keras.layers.Layer):
-        def call(self, x, training=None, mask=None):
-            return x
+        def clone(layer):
+            if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout)):
+                return Pass(name=layer.name)
+            config = layer.get_config()
+            if "kernel_regularizer" in config:
+                config["kernel_regularizer"] = None
+            return layer.__class__.from_config(config)
 
-    fused = fused_bn_layer() if fused_bn else None
-
-    def clone(layer):
-        config = layer.get_config()
-        if bare and isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout)):
-            return Pass(name=layer.name)
-        if bare and "kernel_regularizer" in config:
-            config["kernel_regularizer"] = None
-        if fused and type(layer) is keras.layers.BatchNormalization:
-            return fused.from_config(config)
-        return layer.__class__.from_config(config)
-
-    return keras.models.clone_model(model, clone_function=clone)
+        model = keras.models.clone_model(model, clone_function=clone)
+    return fuse_batch_norm(model) if fused_bn else model
 
 
 def run_variant(data: str, n_faces: int, steps_profile: int, profile_dir: str | None) -> dict:

@@ -148,17 +148,11 @@ class Recogniser:
     def __init__(self, models=None, role: str = "default", tta: str | None = None, margin: float = MARGIN,
                  align: bool = False, detector: Detector | None = None):
         from . import manifest
-        from .engine import load_predictor
-        from .predict import check_tta
+        from .predict import load_predictors
 
         paths = list(models) if models else manifest.role(role)
         self.tta = tta or (None if models else manifest.role_tta(role)) or "flip"
-        self.models = [load_predictor(p) for p in paths]
-        for path, model in zip(paths, self.models):
-            try:
-                check_tta(model, self.tta)
-            except ValueError as e:
-                raise UsageError(f"{path}: {e}") from None
+        self.models = load_predictors(paths, self.tta)
         self.margin, self.align = margin, align
         self.detector = detector or Detector()
 

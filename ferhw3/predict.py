@@ -45,6 +45,21 @@ def check_tta(model, tta: str) -> None:
                          f"use --tta none or flip")
 
 
+def load_predictors(paths, tta: str) -> list:
+    """The models at `paths` on the prediction engine (ferhw3.engine), each checked to take
+    the windows of `tta`; a UsageError names the model that cannot."""
+    from .engine import load_predictor
+    from .errors import UsageError
+
+    models = [load_predictor(p) for p in paths]
+    for path, model in zip(paths, models):
+        try:
+            check_tta(model, tta)
+        except ValueError as e:
+            raise UsageError(f"{path}: {e}") from None
+    return models
+
+
 def predict_proba(models, x: np.ndarray, tta: str = "flip", batch_size: int = 512) -> np.ndarray:
     """Mean softmax over `models` and over the test-time views of each face (`tta_views`).
 
