@@ -6,7 +6,7 @@
 Validation faces (the project's split) are upscaled 2-4x, turned by up to 10 degrees and
 pasted, two to a picture, at known places onto 480x360 pictures of textured background
 (smoothed noise at several scales, bars and blobs). Then, for `predict.py --detect`'s
-pipeline (ferhw3.photos: OpenCV's Haar cascade, the shipped default model):
+pipeline (ferhw3.photos: OpenCV's Haar cascade, the shipped analysis model):
 - detection rate (a detection matches a pasted face when their boxes overlap with IoU >= 0.4,
   one to one), false detections (detections that match no face), and the detector's box side
   relative to the pasted face's;
@@ -135,16 +135,16 @@ def main():
     from ferhw3 import evaluate, manifest, photos
     from ferhw3.data import CLASS_NAMES
 
-    model = manifest.role("default")[0]
+    model = manifest.role("analysis")[0]  # measured on validation faces: a model that never saw them
     x, y, _, _ = evaluate.validation_faces(args.data, model)
     pick = np.random.default_rng(0).permutation(len(x))[:args.faces]
     x, y = x[pick], y[pick]
     pictures, truth = paste_pictures(x, np.random.default_rng(1))
-    reader = photos.Recogniser()
+    reader = photos.Recogniser(role="analysis", tta="flip")
     direct = reader.read(x).argmax(1)
     out = [f"$ python bench/photos.py --faces {args.faces}{' --fer-python PYTHON' if args.fer_python else ''}",
            f"{os.cpu_count()} CPU cores; {time.strftime('%Y-%m-%d')}; {len(x)} validation faces (the project's split) "
-           f"of {os.path.basename(model)} (the shipped default, TTA {reader.tta}), pasted two to a {SIZE[0]}x{SIZE[1]} "
+           f"of {os.path.basename(model)} (the shipped analysis model, TTA {reader.tta}), pasted two to a {SIZE[0]}x{SIZE[1]} "
            f"picture at 2-4x their size, turned by up to {MAX_TURN:.0f} degrees; a face is found when a box overlaps "
            f"it with IoU >= {IOU}", "",
            f"Read directly (the 48x48 faces themselves): accuracy {np.mean(direct == y):.4f}", ""]

@@ -1,9 +1,10 @@
 #!/bin/bash
 # At 100% of the labels, without the ensemble: is self-training on the 7,178 unlabelled
-# test faces worth a point when the model is its own teacher? The teacher is
-# models/vgg-bn-deep-wide_300ep-erase.h5 itself (its centre-crop TTA probabilities, soft
-# pseudo-labels), so whatever the test faces add is self-training's own. Three 8-epoch
-# fine-tunes of it with the distil-ensemble recipe's schedule (cosine from lr 0.01, no
+# test faces worth a point when the model is its own teacher? The teacher is the
+# split-trained vgg-bn-deep-wide_300ep-erase.h5 itself (in SPLIT, default runs/shipped/:
+# train_shipped.sh stages 1-5 make it; models/ ships only its run record), its centre-crop
+# TTA probabilities as soft pseudo-labels, so whatever the test faces add is
+# self-training's own. Three 8-epoch fine-tunes of it with the distil-ensemble recipe's schedule (cosine from lr 0.01, no
 # warm-up, bf16, flips, 40px crops, random erasing 0.5), then paired comparisons:
 #   skd      labels, each target half the smoothed label and half the model's probabilities
 #   skdu     the same + the unlabelled test faces with its probabilities as targets
@@ -20,7 +21,8 @@ T="${1:-../shared/data/fer2013/train.csv.gz}"
 U="${2:-../shared/data/fer2013/test.csv.gz}"
 OUT="${OUT:-runs/selfdistill100}"
 mkdir -p "$OUT"
-START=models/vgg-bn-deep-wide_300ep-erase.h5
+SPLIT="${SPLIT:-runs/shipped}"  # the split-trained models: teachers and start never saw the validation faces
+START=$SPLIT/vgg-bn-deep-wide_300ep-erase.h5
 COMMON=(--recipe distil-ensemble --init "$START")
 SELF=(--set "teachers=$START")
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # At 100% of the labels: do the 7,178 unlabelled test faces add a point to
-# models/vgg-bn-deep-wide_300ep-erase.h5? Four 8-epoch fine-tunes of it with the
+# the split-trained vgg-bn-deep-wide_300ep-erase.h5 (in SPLIT, default runs/shipped/:
+# train_shipped.sh stages 1-5 make it; models/ ships only its run record)? Four 8-epoch fine-tunes of it with the
 # distil-ensemble recipe's schedule (cosine from lr 0.01, no warm-up, bf16, flips, 40px
 # crops, random erasing 0.5), then a paired comparison on the validation split:
 #   control  labels only
@@ -18,8 +19,11 @@ T="${1:-../shared/data/fer2013/train.csv.gz}"
 U="${2:-../shared/data/fer2013/test.csv.gz}"
 OUT="${OUT:-runs/unlabelled100}"
 mkdir -p "$OUT"
-START=models/vgg-bn-deep-wide_300ep-erase.h5
-COMMON=(--recipe distil-ensemble --init "$START")  # teachers: the shipped ensemble
+SPLIT="${SPLIT:-runs/shipped}"  # the split-trained models: teachers and start never saw the validation faces
+START=$SPLIT/vgg-bn-deep-wide_300ep-erase.h5
+COMMON=(--recipe distil-ensemble --init "$START"  # teachers: the split-trained ensemble
+        --set "teachers=$(printf "$SPLIT/%s.h5," vgg-bn-deep-wide_300ep-erase vgg-bn-deep-wide_300ep vgg-bn_60ep \
+                                                vgg-bn_60ep_continued40)")
 
 source bench/arm.sh  # arm NAME ARGS...: train $OUT/NAME.h5 unless its log says DONE
 arm control --set teachers=

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import keras
+import numpy as np
 
 from .config import Config
 from .data import Faces
@@ -32,26 +33,35 @@ class _BatchClock(keras.callbacks.Callback):
 
 def training_speed(model_fn, faces: Faces, cfg: Config, steps: int = PROBE_STEPS, warmup: int = PROBE_WARMUP) -> float:
     """Training images/s of this recipe on this machine: its model, optimiser, precision and
-    tf.data augmentation on real training faces, timed over `steps` batches that follow
-    `warmup` untimed ones (tracing, filling the pipeline) within one `fit`, as in a long run."""
+    augmentation on real training faces, timed over `steps` batches that follow `warmup`
+    untimed ones (tracing or compiling, filling the pipeline) within one `fit`, as in a long
+    run: the tf.data stream on TensorFlow, arrays through the in-model augmentation on other
+    backends (as ferhw3.train feeds them there)."""
     from .train import recipe_augmenter, split
 
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError("a training-time budget is measured on the tf.data pipeline: TensorFlow backend only")
+    on_tf = keras.backend.backend() == "tensorflow"
     keras.mixed_precision.set_global_policy(cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
     tr, _ = split(faces, cfg)
-    x, y = faces.x[tr][:4096], faces.labels[tr][:4096]
+    x, y = faces.x[tr][:4096], smoothed_onehot(faces.labels[tr][:4096], cfg.label_smoothing)
     model = model_fn()
-    if cfg.fused_bn:  # the step the run will take (ferhw3.train fuses its batch norms too)
+    if on_tf and cfg.fused_bn:  # the step the run will take (ferhw3.train fuses its batch norms too)
         from .models import fuse_batch_norm
 
         fuse_batch_norm(model)
+    aug = recipe_augmenter(cfg, faces.x.shape[1], in_model=not on_tf)
+    if not on_tf and aug is not None:
+        model = keras.Sequential([keras.Input(faces.x.shape[1:]), aug, model])
     model = compile_model(model, cfg, steps_per_epoch=100)
-    ds = train_dataset(x, smoothed_onehot(y, cfg.label_smoothing), cfg.batch_size,
-                       recipe_augmenter(cfg, faces.x.shape[1]), seed=cfg.seed, epochs=1000)
     clock = _BatchClock()
-    model.fit(ds, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
+    if on_tf:
+        ds = train_dataset(x, y, cfg.batch_size, aug, seed=cfg.seed, epochs=1000)
+        model.fit(ds, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
+    else:
+        reps = -(-(warmup + steps) * cfg.batch_size // len(x))  # the faces repeated to fill the probe
+        xs, ys = np.tile(x.astype(np.float32), (reps, 1, 1, 1)), np.tile(y, (reps, 1))
+        n = (warmup + steps) * cfg.batch_size
+        model.fit(xs[:n], ys[:n], batch_size=cfg.batch_size, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
     speed = steps * cfg.batch_size / (clock.ends[-1] - clock.ends[warmup - 1])
     keras.backend.clear_session()  # the run proper then builds its model as if this had not happened
     return speed
@@ -112,6 +122,8 @@ def plan(model_fn, faces: Faces, cfg: Config, files: RunFiles, resume: bool, n_e
     tr, va = split(faces, cfg)
     n_train = len(tr) + n_extra
     cfg.epochs = epochs_for_minutes(cfg.minutes, speed, n_train, len(va), time.perf_counter() - start)
+    if cfg.max_epochs:
+        cfg.epochs = min(cfg.epochs, cfg.max_epochs)
     cfg.extra.update(measured_images_per_second=round(speed))
     print(f"budget: {cfg.minutes:g} min at {speed:.0f} training images/s (measured here) -> {cfg.epochs} epochs "
           f"of {n_train:,} faces")

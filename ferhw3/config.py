@@ -18,6 +18,7 @@ class Config:
     arch: str = "vgg-bn"
     epochs: int = 60
     minutes: float = 0.0            # > 0: size the epochs to this training-time budget on this machine
+    max_epochs: int = 0             # with minutes: at most this many epochs (0: as many as fit)
     batch_size: int = 128
     val_size: float = 2871.0        # faces held out (10%), or a fraction below 1
     seed: int = 0
@@ -57,6 +58,7 @@ class Config:
         """Raise ValueError naming the first field whose value cannot work."""
         rules = [
             ("epochs", self.epochs >= 0, ">= 0"), ("minutes", self.minutes >= 0, ">= 0 (0: no budget)"),
+            ("max_epochs", self.max_epochs >= 0, ">= 0 (0: no cap)"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
             ("val_size", self.val_size >= 0, ">= 0 (a count, or a fraction below 1)"),
             ("optimizer", self.optimizer in ("sgd", "adam", "adamw"), "sgd, adam or adamw"),

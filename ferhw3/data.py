@@ -274,6 +274,13 @@ def load_faces(path: str, expect: str | None = None) -> Faces:
     gzip), an image folder (by class or flat), or a single image file."""
     if os.path.isdir(path):
         return load_image_folder(path, expect)
+    if path.endswith(".npz"):
+        from .pack import unpack
+
+        faces = unpack(path)
+        if expect and faces.kind != expect:
+            raise DataError(f"{path}: a pack of {faces.kind} faces, not {expect} faces")
+        return faces
     if os.path.isfile(path) and is_image_file(path):
         if expect == "train":
             raise DataError(f"{path}: a single image cannot be trained on; give a CSV or a class folder")

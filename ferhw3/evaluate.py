@@ -17,13 +17,17 @@ class SeenFaces(ValueError):
 def validation_faces(data_csv: str, model_path: str, default=DEFAULT_SPLIT):
     """(x, y, CSV row numbers, (seed, val_size)) of the validation split recorded beside
     `model_path` (or `default`). Raises SeenFaces for a shipped model whose manifest entry
-    says it trained on those faces: its figures there would mean nothing."""
+    says it trained on those faces, and for any run that held none out: its figures there
+    would mean nothing."""
     from . import manifest
 
     if manifest.saw_validation_faces(model_path):
         raise SeenFaces(f"{model_path}: trained on the validation faces (models/manifest.json), so it cannot "
                         f"be measured on them")
     seed, val_size = RunFiles(model_path).split() or default
+    if val_size == 0:
+        raise SeenFaces(f"{model_path}: trained on all the labelled faces (val_size=0 in its run record), so it "
+                        f"has no validation faces to be measured on")
     faces = load_faces(data_csv, expect="train")
     _, va = stratified_split(faces.labels, val_size, seed)
     return faces.x[va], faces.labels[va], va, (seed, val_size)

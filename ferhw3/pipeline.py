@@ -18,6 +18,7 @@ except ImportError:  # the JAX backend trains from arrays (ferhw3.train) and nee
 import keras
 from keras import layers, Sequential
 
+from .affine import RandomAffine
 from .data import NUM_CLASSES
 
 
@@ -46,12 +47,26 @@ class RandomWindow(layers.Layer):
 
 
 def augmenter(crop: int, rotation_deg: float = 10.0, zoom: float = 0.1, shift: float = 0.1,
-              seed: int = 0, erase: float = 0.0, in_model: bool = False) -> Sequential:
+              seed: int = 0, erase: float = 0.0, in_model: bool = False, side: int = 48) -> Sequential:
     """Horizontal flip, small rotation, zoom and shift (each left out when its strength is 0),
     then a random `crop` x `crop` window (a crop of 0 or 48 means no cropping), then, with
     probability `erase`, random erasing: a patch of 2-25% of the face replaced by noise, so
     the network cannot lean on one region (a mouth, an eye) alone. in_model: the layers run
-    inside a training model (the JAX path), so the crop is a `RandomWindow`."""
+    inside a training model (the JAX path): flips, rotation, zoom, shift and crop are then one
+    `RandomAffine` (a batched gather; Keras's resampling is ~200x slower there), or, with
+    no rotation, zoom or shift, a flip and a `RandomWindow`."""
+    if in_model and (rotation_deg or zoom or shift):
+        steps = [RandomAffine(crop or side, rotation_deg, zoom, shift, seed=seed)]
+    else:
+        steps = _keras_steps(crop, rotation_deg, zoom, shift, seed, in_model)
+    if erase:
+        # factor (p, p): Keras draws each image's erasing probability from that range
+        steps.append(layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.25), value_range=(0, 255),
+                                          seed=seed + 5))
+    return Sequential(steps, name="augment")
+
+
+def _keras_steps(crop, rotation_deg, zoom, shift, seed, in_model) -> list:
     steps = [layers.RandomFlip("horizontal", seed=seed)]
     if rotation_deg:
         steps.append(layers.RandomRotation(rotation_deg / 360.0, fill_mode="nearest", seed=seed + 1))
@@ -61,11 +76,7 @@ def augmenter(crop: int, rotation_deg: float = 10.0, zoom: float = 0.1, shift: f
         steps.append(layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed + 3))
     if crop:
         steps.append(RandomWindow(crop, seed=seed + 4) if in_model else layers.RandomCrop(crop, crop, seed=seed + 4))
-    if erase:
-        # factor (p, p): Keras draws each image's erasing probability from that range
-        steps.append(layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.25), value_range=(0, 255),
-                                          seed=seed + 5))
-    return Sequential(steps, name="augment")
+    return steps
 
 
 def smoothed_onehot(y: np.ndarray, label_smoothing: float = 0.0) -> np.ndarray:

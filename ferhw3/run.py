@@ -62,7 +62,14 @@ def _train_cnn(train_csv, cfg, out, resume, init, strategy, limit, record) -> Re
 
 
 def make_strategy(cpu_devices: int = 0):
-    """tf.distribute.MirroredStrategy over all GPUs, or over `cpu_devices` logical CPUs."""
+    """Data parallel training over all GPUs, or over `cpu_devices` CPU devices: on TensorFlow
+    a tf.distribute.MirroredStrategy (returned, for fit's scope); on JAX the Keras
+    distribution API's DataParallel, set for the process (None returned). Either way the
+    batch size is the global batch, split evenly over the devices."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        return _jax_data_parallel(cpu_devices)
     import tensorflow as tf
 
     devices = None
@@ -73,3 +80,21 @@ def make_strategy(cpu_devices: int = 0):
     strategy = tf.distribute.MirroredStrategy(devices=devices)
     print(f"Distributing over {strategy.num_replicas_in_sync} devices: {', '.join(strategy.extended.worker_devices)}")
     return strategy
+
+
+def _jax_data_parallel(cpu_devices: int):
+    if cpu_devices > 1:
+        # read when JAX starts its CPU backend, which no step before this one has asked for
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   f" --xla_force_host_platform_device_count={cpu_devices}").strip()
+    import jax
+    import keras
+
+    devices = jax.devices("cpu") if cpu_devices > 1 else jax.devices()
+    if cpu_devices > 1 and len(devices) != cpu_devices:
+        raise cli.UsageError(f"--devices {cpu_devices}: JAX had started with {len(devices)} CPU devices; "
+                             f"set XLA_FLAGS=--xla_force_host_platform_device_count={cpu_devices}")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    print(f"Distributing over {len(devices)} devices (Keras DataParallel on JAX): "
+          f"{', '.join(str(d) for d in devices)}")
+    return None

@@ -47,7 +47,8 @@ def recipe_augmenter(cfg: Config, side: int, in_model: bool = False):
     if not cfg.augment:
         return None
     crop = cfg.crop if cfg.crop and cfg.crop < side else 0
-    return augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=in_model)
+    return augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=in_model,
+                     side=side)
 
 
 def _deterministic_ops() -> None:

@@ -54,7 +54,7 @@ def test_train_shipped_makes_every_model_with_its_recipe_and_resumes_without_ret
     env = {"MODELS_DIR": str(models), "TRAIN_OPTS": "--epochs 1 --set batch_size=16 --set val_size=14"}
     r = run(cmd, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("val_accuracy=") == 6
+    assert r.stdout.count("val_accuracy=") == 11
     names = ["vgg-bn_60ep", "vgg-bn_60ep_continued40", "vgg-bn-deep-wide_300ep-erase", "vgg-bn-deep-wide_300ep",
              "vgg-bn-deep-wide_300ep-erase_distilled", "dnn_matched-vgg-bn"]
     rec = {n: json.load(open(models / f"{n}.config.json")) for n in names}
@@ -71,12 +71,23 @@ def test_train_shipped_makes_every_model_with_its_recipe_and_resumes_without_ret
     assert [os.path.basename(t) for t in kd["config"]["teachers"]] == [f"{n}.h5" for n in names[2:4] + names[:2]]
     assert kd["config"]["unlabelled"].endswith("test.csv.gz") and kd["overrides"]["epochs"] == 1
     assert kd["n_train"] == 56 + 21  # the unlabelled faces joined the training part
+    # stages 7-11: each member continued on all 70 faces from its split-trained self, then distilled
+    for n in names[:4]:
+        a = json.load(open(models / f"{n}_all-faces.config.json"))
+        assert a["init"] == str(models / f"{n}.h5") and a["recipe"] == rec[n]["recipe"]
+        assert a["config"]["val_size"] == 0 and a["n_train"] == 70 and a["n_val"] == 0
+        assert a["config"]["lr"] == 0.005 and a["config"]["warmup_epochs"] == 1
+    kd_all = json.load(open(models / "vgg-bn-deep-wide_300ep-erase_distilled_all-faces.config.json"))
+    assert kd_all["config"]["val_size"] == 0 and kd_all["n_train"] == 70 + 21
+    assert [os.path.basename(t) for t in kd_all["config"]["teachers"]] == \
+        [f"{n}_all-faces.h5" for n in names[2:4] + names[:2]]
+    names += [f"{n}_all-faces" for n in names[:4]] + ["vgg-bn-deep-wide_300ep-erase_distilled_all-faces"]
 
     weights = lambda n: keras.models.load_model(models / f"{n}.h5", compile=False).get_weights()
     before = {n: weights(n) for n in names}
     r = run(cmd, cwd=tmp_path, env=env)  # all finished: nothing is retrained
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("Resuming") == 6
+    assert r.stdout.count("Resuming") == 11
     for n, w in before.items():
         assert len(pd.read_csv(models / f"{n}.history.csv")) == 1
         for a, b in zip(w, weights(n)):

@@ -1,6 +1,7 @@
 """models/manifest.json: every shipped file listed, as described, and its accuracy as recorded."""
 
 import hashlib
+import json
 import os
 
 import numpy as np
@@ -13,20 +14,32 @@ from ferhw3 import manifest, recipes
 def test_every_shipped_file_is_listed_with_its_size_hash_and_recipe():
     m = manifest.load()
     entries = manifest.entries(m)
+    split = {e["file"]: e for e in m["split_models"]}
     on_disk = {f for f in os.listdir(manifest.MODELS_DIR) if f.endswith((".h5", ".keras"))}
-    assert on_disk == set(entries)
-    for name, e in entries.items():
+    assert on_disk == set(entries) and not on_disk & set(split)
+    for name, e in {**entries, **split}.items():
         path = os.path.join(manifest.MODELS_DIR, name)
-        data = open(path, "rb").read()
-        assert len(data) == e["bytes"] < 16 * 2**20, name
-        assert hashlib.sha256(data).hexdigest() == e["sha256"], name
-        assert e["recipe"] in recipes.RECIPES and name in recipes.RECIPES[e["recipe"]].produced, name
+        record = json.load(open(path.removesuffix(".h5") + ".config.json"))  # every run record ships
+        assert os.path.exists(path.removesuffix(".h5") + ".history.csv"), name
+        assert e["recipe"] == record["recipe"] in recipes.RECIPES and name in recipes.RECIPES[e["recipe"]].produced
         for start in [e["init"], *e["teachers"]]:
-            assert start is None or start in entries, (name, start)
-        assert 0 < e["val_accuracy"] < 1 and e["training_minutes"] > 0 and e["hardware"]
-        assert e["trained_on_validation_faces"] is False  # so each can be measured on the split
+            assert start is None or start in entries or start in split, (name, start)
+        assert e["training_minutes"] > 0 and e["hardware"] and e["bytes"] < 16 * 2**20
+        if e["trained_on_validation_faces"]:  # all the labelled faces: measured by its twin on the split
+            assert e["val_accuracy"] is None and 0 < e["twin"]["val_accuracy"] < 1, name
+            assert record["config"]["val_size"] == 0 and record["n_train"] >= 28709, name
+        else:
+            assert 0 < e["val_accuracy"] < 1 and record["config"]["val_size"] == 2871, name
+        if name in entries:
+            data = open(path, "rb").read()
+            assert len(data) == e["bytes"] and hashlib.sha256(data).hexdigest() == e["sha256"], name
     for role in m["roles"].values():
         assert role["models"] and all(f in entries for f in role["models"])
+    # what predicts trained on every labelled face; what the report analyses never saw the split
+    for role in ("default", "ensemble"):
+        assert all(entries[f]["trained_on_validation_faces"] for f in m["roles"][role]["models"]), role
+    for role in ("analysis", "dnn"):
+        assert not any(entries[f]["trained_on_validation_faces"] for f in m["roles"][role]["models"]), role
     assert set(recipes.ENSEMBLE) == {f"models/{f}" for f in m["roles"]["ensemble"]["models"]}
 
 
@@ -47,12 +60,16 @@ def test_shipped_models_are_float16_and_load_as_float32_networks():
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "train.csv.gz")), reason="../shared data not present")
 def test_recorded_validation_accuracy_is_what_the_shipped_file_scores():
     from ferhw3 import cli
-    from ferhw3.evaluate import accuracy, validation_faces
+    from ferhw3.evaluate import SeenFaces, accuracy, validation_faces
 
     m = manifest.load()
     x = y = None
     for name, e in manifest.entries(m).items():
         path = os.path.join(manifest.MODELS_DIR, name)
+        if e["trained_on_validation_faces"]:
+            with pytest.raises(SeenFaces):
+                validation_faces(os.path.join(SHARED, "train.csv.gz"), path)
+            continue
         if x is None:
             x, y, _, split = validation_faces(os.path.join(SHARED, "train.csv.gz"), path)
             assert split == (0, 2871.0) and len(y) == 2871
@@ -60,6 +77,3 @@ def test_recorded_validation_accuracy_is_what_the_shipped_file_scores():
         assert round(accuracy([model], x, y), 4) == e["val_accuracy"], name
         assert round(accuracy([model], x, y, tta="center" if "center" in e["val_accuracy_tta"] else "flip"), 4) \
             == e["val_accuracy_tta"].get("center", e["val_accuracy_tta"].get("flip")), name
-    ens = m["roles"]["ensemble"]
-    members = [cli.load_model(p) for p in manifest.role("ensemble", m)]
-    assert round(accuracy(members, x, y, tta=ens["tta"]), 4) == ens["val_accuracy"]

@@ -229,7 +229,7 @@ def test_random_window_cuts_a_window_in_training_and_passes_whole_faces_otherwis
         assert np.array_equal(w, faces[:, i:i + 40, j:j + 40])  # a true window, the same for the batch
         offsets.add((i, j))
     assert len(offsets) > 5  # the offsets vary from call to call
-    assert any(isinstance(l, RandomWindow) for l in augmenter(40, in_model=True).layers)
+    assert any(isinstance(l, RandomWindow) for l in augmenter(40, 0, 0, 0, in_model=True).layers)
     assert not any(isinstance(l, RandomWindow) for l in augmenter(40).layers)
 
 
