@@ -31,12 +31,12 @@ def main():
     args = p.parse_args()
     import numpy as np
 
-    from ferhw3.evaluate import mcnemar_p, validation_faces
+    from ferhw3.evaluate import mcnemar_p, split_of, validation_faces
     from ferhw3.predict import predict_proba
 
     x, y, va, (seed, _) = validation_faces(args.data, args.baseline)
     for m in args.models:  # each one must have held these faces out (SeenFaces otherwise)
-        validation_faces(args.data, m)
+        split_of(m)
     rows = []
     for tta in args.tta.split(","):
         right = {m: predict_proba([cli.load_model(m)], x, tta=tta).argmax(1) == y

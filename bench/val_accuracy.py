@@ -38,12 +38,12 @@ def main():
                            if "dnn" not in e and not manifest.saw_validation_faces(os.path.join(manifest.MODELS_DIR, e))]
     import numpy as np
 
-    from ferhw3.evaluate import validation_faces
+    from ferhw3.evaluate import split_of, validation_faces
     from ferhw3.predict import predict_proba
 
     x, y, va, (seed, _) = validation_faces(args.data, paths[0])
     for m in paths[1:]:  # each one must have held these faces out (SeenFaces otherwise)
-        validation_faces(args.data, m)
+        split_of(m)
     models = {os.path.basename(m): cli.load_model(m) for m in paths}
     ttas = args.tta.split(",")
     # Each model's probabilities once per TTA mode: an ensemble's prediction is the mean of

@@ -14,11 +14,11 @@ class SeenFaces(ValueError):
     """The model trained on the faces it would be measured on."""
 
 
-def validation_faces(data_csv: str, model_path: str, default=DEFAULT_SPLIT):
-    """(x, y, CSV row numbers, (seed, val_size)) of the validation split recorded beside
-    `model_path` (or `default`). Raises SeenFaces for a shipped model whose manifest entry
-    says it trained on those faces, and for any run that held none out: its figures there
-    would mean nothing."""
+def split_of(model_path: str, default=DEFAULT_SPLIT) -> tuple[int, float]:
+    """(seed, val_size) of the validation split recorded beside `model_path` (or `default`),
+    without reading any faces. Raises SeenFaces for a shipped model whose manifest entry says
+    it trained on those faces, and for any run that held none out: its figures there would
+    mean nothing."""
     from . import manifest
 
     if manifest.saw_validation_faces(model_path):
@@ -28,6 +28,13 @@ def validation_faces(data_csv: str, model_path: str, default=DEFAULT_SPLIT):
     if val_size == 0:
         raise SeenFaces(f"{model_path}: trained on all the labelled faces (val_size=0 in its run record), so it "
                         f"has no validation faces to be measured on")
+    return seed, val_size
+
+
+def validation_faces(data_csv: str, model_path: str, default=DEFAULT_SPLIT):
+    """(x, y, CSV row numbers, (seed, val_size)) of `model_path`'s validation split
+    (`split_of`, which raises SeenFaces for a model that trained on those faces)."""
+    seed, val_size = split_of(model_path, default)
     faces = load_faces(data_csv, expect="train")
     _, va = stratified_split(faces.labels, val_size, seed)
     return faces.x[va], faces.labels[va], va, (seed, val_size)
