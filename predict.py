@@ -60,9 +60,11 @@ def parse_args(argv=None):
     return args
 
 
-def annotated_path(folder: str, path: str, frame) -> str:
-    """Where --annotate writes a picture: FOLDER/NAME.faces.jpg, NAME.frameN.faces.jpg for a video frame."""
-    stem = os.path.splitext(os.path.basename(path))[0]
+def annotated_path(folder: str, name: str, frame) -> str:
+    """Where --annotate writes a picture: FOLDER/NAME.faces.jpg, NAME.frameN.faces.jpg for a
+    video frame; NAME is the picture's path below the folder that was read (its subfolders
+    repeated in FOLDER, so two photos of one name in two subfolders keep two copies)."""
+    stem = os.path.splitext(name)[0]
     return os.path.join(folder, f"{stem}{'' if frame is None else f'.frame{frame}'}.faces.jpg")
 
 
@@ -75,13 +77,18 @@ def detect_main(args, model_paths, tta, start):
     files = photos.media_files(args.test_csv)
     cli.check_output_path(args.out_csv, inputs=files)
     inputs = {os.path.abspath(f) for f in files}
+    folder = os.path.isdir(args.test_csv)
+
+    def below(path):  # the picture's name below the folder read (a single file: its own name)
+        return os.path.relpath(path, args.test_csv) if folder else os.path.basename(path)
+
     if args.annotate:
         if os.path.exists(args.annotate) and not os.path.isdir(args.annotate):
             raise cli.UsageError(f"{args.annotate}: --annotate names a file; give it a folder")
         for f in files:  # refused before any work, not half-way through
-            if not photos.is_video(f) and os.path.abspath(annotated_path(args.annotate, f, None)) in inputs:
-                raise cli.UsageError(f"{annotated_path(args.annotate, f, None)}: is also an input; writing it would "
-                                     f"destroy it, choose another --annotate")
+            if not photos.is_video(f) and os.path.abspath(annotated_path(args.annotate, below(f), None)) in inputs:
+                raise cli.UsageError(f"{annotated_path(args.annotate, below(f), None)}: is also an input; writing "
+                                     f"it would destroy it, choose another --annotate")
         os.makedirs(args.annotate, exist_ok=True)
     reader = photos.Recogniser(model_paths, tta=tta, align=args.align,
                                **({} if args.margin is None else {"margin": args.margin}))
@@ -89,9 +96,10 @@ def detect_main(args, model_paths, tta, start):
     counts = {"pictures": 0, "faces": 0, "empty": 0, "annotated": 0}
 
     def save_annotated(path, rgb, faces, frame):
-        out = annotated_path(args.annotate, path, frame)
+        out = annotated_path(args.annotate, below(path), frame)
         if os.path.abspath(out) in inputs:
             raise cli.UsageError(f"{out}: is also an input; writing it would destroy it, choose another --annotate")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
         picture = photos.annotate(rgb, faces)
         replace_atomically(out, lambda tmp: picture.save(tmp, format="JPEG", quality=92))
         counts["annotated"] += 1

@@ -55,7 +55,7 @@ def training_speed(model_fn, faces: Faces, cfg: Config, steps: int = PROBE_STEPS
     model = compile_model(model, cfg, steps_per_epoch=100)
     clock = _BatchClock()
     if on_tf:
-        ds = train_dataset(x, y, cfg.batch_size, aug, seed=cfg.seed, epochs=1000)
+        ds = train_dataset(x, y, cfg.batch_size, aug, seed=cfg.seed, epochs=1000, mixup=cfg.mixup)
         model.fit(ds, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
     else:
         reps = -(-(warmup + steps) * cfg.batch_size // len(x))  # the faces repeated to fill the probe

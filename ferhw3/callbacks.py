@@ -53,7 +53,8 @@ class HistoryCSV(keras.callbacks.Callback):
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
         table = pd.DataFrame(self.rows)
         table = table[["epoch"] + sorted(c for c in table.columns if c != "epoch")]
-        replace_atomically(self.files.history, lambda tmp: table.to_csv(tmp, index=False))
+        with self.files.saving("the history"):
+            replace_atomically(self.files.history, lambda tmp: table.to_csv(tmp, index=False))
 
 
 class SaveBest(keras.callbacks.Callback):
@@ -65,6 +66,7 @@ class SaveBest(keras.callbacks.Callback):
     def __init__(self, classifier, path: str, monitor: str, best: float | None = None):
         super().__init__()
         self.classifier, self.path, self.monitor, self.best = classifier, path, monitor, best
+        self.files = RunFiles(path)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -72,7 +74,8 @@ class SaveBest(keras.callbacks.Callback):
             return
         self.best = float(value)
         self.model  # on JAX, reading the property writes the training state back into the variables
-        save_model(self.classifier, self.path)
+        with self.files.saving("the best model"):
+            save_model(self.classifier, self.path)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -39,6 +39,7 @@ class Config:
     zoom: float = 0.1               # max zoom, fraction
     shift: float = 0.0              # max shift, fraction of the side (on top of the crop)
     erase: float = 0.0              # probability of random erasing (a noise patch)
+    mixup: float = 0.0              # > 0: mixup (Zhang et al. 2018), Beta(a, a) blends of faces and targets
     # knowledge distillation
     teachers: tuple = ()            # saved models whose mean probabilities join the targets
     distill: float = 0.5            # the teachers' share of each target
@@ -68,6 +69,7 @@ class Config:
             ("crop", self.crop == 0 or 8 <= self.crop <= 48, "0 (none) or 8-48 pixels"),
             ("rotation", self.rotation >= 0, ">= 0"), ("zoom", 0 <= self.zoom < 1, "in [0, 1)"),
             ("shift", 0 <= self.shift < 1, "in [0, 1)"), ("erase", 0 <= self.erase <= 1, "a probability in [0, 1]"),
+            ("mixup", self.mixup >= 0, ">= 0 (the Beta distribution's alpha; 0: none)"),
             ("dropout", self.dropout >= 0, ">= 0"), ("patience", self.patience >= 0, ">= 0"),
             ("precision", self.precision in ("float32", "mixed_bfloat16"), "float32 or mixed_bfloat16"),
             ("distill", 0 <= self.distill <= 1, "in [0, 1]"),

@@ -29,6 +29,7 @@ NUM_CLASSES = 7
 CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_INT64_MAX = 2**63 - 1  # the largest id (or label) a row may carry
 _BOM = b"\xef\xbb\xbf"
 # Bytes that may separate tokens; anything else (letters, '-', '.', ...) is an error.
 _SEPARATORS = b" \t\r\n,\""
@@ -72,7 +73,7 @@ def read_bytes(path: str) -> bytes:
     if raw[:2] == _GZIP_MAGIC:
         raw = _gunzip(path, raw)
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:200].count(b"\x00") > 20:
-        raise DataError(f"{path}: is UTF-16 (or other wide-character) text; save it as UTF-8 or ASCII")
+        raise DataError(f"{path}: line 1: is UTF-16 (or other wide-character) text; save it as UTF-8 or ASCII")
     return raw
 
 
@@ -170,8 +171,23 @@ def _grey8(im):
             top = 1.0 if im.mode == "F" and peak <= 1.0 else 255.0 if peak <= 255 else 65535.0
         return Image.fromarray(np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8), "L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im.convert("RGBA"))
+        im = _opaque_on_white(im.convert("RGBA"))
     return im.convert("L")
+
+
+def _opaque_on_white(im):
+    """An RGBA image as RGB: its alpha first scaled so that its most opaque pixel is fully
+    opaque (a face made uniformly half-transparent reads as the same face), then what is
+    still transparent shown on white paper (the background of a cut-out face)."""
+    from PIL import Image
+
+    a = np.asarray(im, dtype=np.float32)
+    alpha = a[..., 3:] / 255.0
+    peak = float(alpha.max(initial=0.0))
+    if peak > 0:
+        alpha = alpha / peak
+    rgb = a[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    return Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), "RGB")
 
 
 def open_image(path: str, convert=None):
@@ -221,39 +237,63 @@ def load_images(paths: list[str], root: str = "") -> Faces:
     return Faces(x=x, ids=np.arange(len(paths)), path=root or (paths[0] if paths else ""), names=names)
 
 
-def _images_in(folder: str) -> tuple[list[str], int]:
-    """(sorted image file names in `folder`, how many other files it holds)."""
-    files = [f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))]
-    images = sorted(f for f in files if f.lower().endswith(IMAGE_SUFFIXES))
-    return images, len(files) - len(images)
+def files_under(folder: str, suffixes: tuple) -> tuple[list[str], int]:
+    """(paths relative to `folder` of the files with one of `suffixes` in it and in all its
+    subfolders, sorted; how many other files there are). Links to folders are followed,
+    each real folder read once."""
+    found, others, seen = [], 0, set()
+    for here, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        rel = os.path.relpath(here, folder)
+        for f in files:
+            if f.lower().endswith(suffixes):
+                found.append(f if rel == "." else os.path.join(rel, f))
+            else:
+                others += 1
+    return sorted(found, key=lambda p: (p.count(os.sep), p)), others
+
+
+def describe_found(paths: list[str], noun: str = "images") -> str:
+    """`N images` with, when some lie in subfolders, how many and which folders."""
+    nested = sorted({p.split(os.sep)[0] + "/" for p in paths if os.sep in p})
+    inside = sum(os.sep in p for p in paths)
+    shown = ", ".join(nested[:5]) + (", ..." if len(nested) > 5 else "")
+    return f"{len(paths)} {noun}" + (f" ({inside} of them in the subfolders {shown})" if nested else "")
 
 
 def load_image_folder(root: str, expect: str | None = None) -> Faces:
     """`root/<class>/*.png|jpg...` (labelled; class folders named angry, disgust(ed),
-    fear(ful), happy, sad, surprise(d), neutral, any case) or a flat folder of images
-    (unlabelled). Prints what it took; refuses a mixture rather than dropping files."""
+    fear(ful), happy, sad, surprise(d), neutral, any case) or a folder of images
+    (unlabelled). Subfolders are read too (a class folder's subfolders hold faces of that
+    class; an unlabelled folder's images are named by their path below `root`), so no image
+    is left out. Prints what it took; refuses a mixture rather than dropping files."""
     subdirs = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     classes = {d: _CLASS_FOLDERS.get(d.lower()) for d in subdirs}
     labelled = [d for d in subdirs if classes[d] is not None]
-    top, other_files = _images_in(root)
+    images, other_files = files_under(root, IMAGE_SUFFIXES)
     if labelled:
         unknown = [d for d in subdirs if classes[d] is None]
         if unknown:
             raise DataError(f"{os.path.join(root, unknown[0])}: folder name is not an expression class "
                             f"({', '.join(n.lower() for n in CLASS_NAMES)})")
+        top = [p for p in images if os.sep not in p]
         if top:
             raise DataError(f"{root}: has both class folders and {len(top)} images at its top level "
                             f"({top[0]}, ...); move those into class folders, or predict them separately")
-        paths, labels, skipped = [], [], other_files
+        paths, labels = [], []
         for d in labelled:
-            files, others = _images_in(os.path.join(root, d))
-            paths += [os.path.join(root, d, f) for f in files]
+            files = [p for p in images if p.split(os.sep)[0] == d]
+            paths += [os.path.join(root, p) for p in files]
             labels += [classes[d]] * len(files)
-            skipped += others
         if not paths:
             raise DataError(f"{root}: no image files in its class folders")
         print(f"{root}: {len(paths)} images in {len(labelled)} class folders"
-              + (f"; {skipped} files that are not images skipped" if skipped else ""))
+              + (f"; {other_files} files that are not images skipped" if other_files else ""))
         faces = load_images(paths, root)
         faces.labels = np.array(labels, dtype=np.int64)
         if expect == "train":
@@ -261,12 +301,10 @@ def load_image_folder(root: str, expect: str | None = None) -> Faces:
         return faces
     if expect == "train":
         raise DataError(f"{root}: no class folders (angry/, happy/, ...) to train on")
-    if not top:
-        raise DataError(f"{root}: no image files (png, jpg, bmp, gif, tif, webp) in this folder")
-    notes = ([f"{other_files} files that are not images skipped"] if other_files else []) + \
-        ([f"subfolders not read (not expression classes): {', '.join(d + '/' for d in subdirs[:5])}"] if subdirs else [])
-    print(f"{root}: {len(top)} images at its top level" + "".join(f"; {n}" for n in notes))
-    return load_images([os.path.join(root, f) for f in top], root)
+    if not images:
+        raise DataError(f"{root}: no image files (png, jpg, bmp, gif, tif, webp) in this folder or its subfolders")
+    print(f"{root}: {describe_found(images)}" + (f"; {other_files} files that are not images skipped" if other_files else ""))
+    return load_images([os.path.join(root, p) for p in images], root)
 
 
 def load_faces(path: str, expect: str | None = None) -> Faces:
@@ -424,15 +462,16 @@ def _parse_chunk(path: str, buf: bytes, start: int, end: int, line: int):
         i = misplaced[0]
         raise DataError(f"{path}: line {line_no[i]}: the first field must be one integer before the comma")
 
-    # Keys (labels or ids) may have any number of digits, up to what an int64 holds.
-    key_digits = ends[:: N_PIXELS + 1] - tok[:, 0]
-    huge = np.flatnonzero(key_digits > 18)
-    if huge.size:
+    # Keys (labels or ids) may be any integer an int64 holds, as Kaggle's format allows.
+    spans = list(zip(tok[:, 0].tolist(), ends[:: N_PIXELS + 1].tolist()))
+    values = [int(buf[start + a:start + b]) if b - a <= 19 else _INT64_MAX + 1 for a, b in spans]
+    huge = [i for i, v in enumerate(values) if v > _INT64_MAX]
+    if huge:
         i = huge[0]
         raise DataError(f"{path}: line {line_no[i]}: the first field "
-                        f"{_token(body, tok[i, 0], ends[i * (N_PIXELS + 1)])[:24]} is too large (at most 18 digits)")
-    keys = np.array([int(buf[start + a:start + b]) for a, b in zip(tok[:, 0], ends[:: N_PIXELS + 1])],
-                    dtype=np.int64)
+                        f"{_token(body, tok[i, 0], ends[i * (N_PIXELS + 1)])[:24]} is too large "
+                        f"(at most {_INT64_MAX})")
+    keys = np.array(values, dtype=np.int64)
 
     # Each pixel has 1-3 digits: gather up to three digits per token and combine them.
     d = body - np.uint8(48)  # digit values where `digit`, garbage elsewhere (masked below)

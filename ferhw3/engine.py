@@ -134,7 +134,8 @@ def convert(model, folder: str, half: bool = False) -> dict:
     import openvino as ov
     import tensorflow as tf
 
-    plain = keras.Model.from_config(_float32_config(model.get_config()))
+    # the model's own class rebuilds it: a Sequential's config is not a functional Model's
+    plain = type(model).from_config(_float32_config(model.get_config()))
     plain.set_weights(model.get_weights())
     side = model.input_shape[1]
     fn = tf.function(lambda x: plain(x, training=False),
@@ -183,6 +184,12 @@ def load_predictor(path: str, engine: str | None = None):
             os.makedirs(os.path.dirname(folder), exist_ok=True)
             convert(model, folder)
         except OSError:  # no writable cache here: predict with Keras rather than fail
+            return KerasPredictor(model)
+        except Exception as e:  # noqa: BLE001  a layer OpenVINO's converter does not take: still predict
+            import sys
+
+            print(f"note: {path}: OpenVINO cannot convert this model ({' '.join(str(e).split())[:100]}); "
+                  f"predicting with Keras", file=sys.stderr)
             return KerasPredictor(model)
     with open(meta_path) as f:
         predictor = OpenVINOPredictor(folder, json.load(f))

@@ -7,3 +7,8 @@ class DataError(ValueError):
 
 class UsageError(Exception):
     """A bad command-line value, a missing or unusable model, an output that cannot be written."""
+
+
+class NoRoomError(UsageError):
+    """The disk filled up (or a file-size limit was reached) while a file was written; the
+    file it was replacing is intact."""

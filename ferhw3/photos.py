@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import CLASS_NAMES, IMG_SIZE, IMAGE_SUFFIXES, open_image
+from .data import CLASS_NAMES, IMG_SIZE, IMAGE_SUFFIXES, describe_found, files_under, open_image
 from .errors import DataError, UsageError
 
 CASCADE = "haarcascade_frontalface_default.xml"
@@ -186,14 +186,15 @@ def is_video(path: str) -> bool:
 
 
 def media_files(path: str) -> list[str]:
-    """The photos and videos to read: `path` itself, or the image and video files at the top
-    of the folder `path` (sorted)."""
+    """The photos and videos to read: `path` itself, or the image and video files in the
+    folder `path` and all its subfolders (top level first, each sorted)."""
     if os.path.isdir(path):
-        names = sorted(f for f in os.listdir(path) if os.path.isfile(os.path.join(path, f))
-                       and f.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES))
+        names, others = files_under(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES)
         if not names:
             raise DataError(f"{path}: no photos ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) or videos "
-                            f"({', '.join(s[1:] for s in VIDEO_SUFFIXES)}) in this folder")
+                            f"({', '.join(s[1:] for s in VIDEO_SUFFIXES)}) in this folder or its subfolders")
+        print(f"{path}: {describe_found(names, 'photos and videos')}"
+              + (f"; {others} other files skipped" if others else ""))
         return [os.path.join(path, f) for f in names]
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file or folder")

@@ -85,9 +85,25 @@ def smoothed_onehot(y: np.ndarray, label_smoothing: float = 0.0) -> np.ndarray:
     return onehot * (1 - label_smoothing) + label_smoothing / NUM_CLASSES if label_smoothing else onehot
 
 
+def mix_batch(images, targets, alpha: float, seed: int, counter):
+    """Mixup (Zhang et al. 2018) within a batch: each face blended with another face of the
+    batch, and its target with that face's target, by a weight drawn from Beta(alpha, alpha)
+    and folded above 0.5 (each face stays mostly itself). The draws are functions of
+    (seed, counter) alone, so a resumed run mixes as an uninterrupted one does."""
+    n = tf.shape(images)[0]
+    s = tf.cast(counter, tf.int32)
+    g1 = tf.random.stateless_gamma([n, 1], seed=tf.stack([seed + 7, s]), alpha=alpha)
+    g2 = tf.random.stateless_gamma([n, 1], seed=tf.stack([seed + 8, s]), alpha=alpha)
+    lam = g1 / tf.maximum(g1 + g2, 1e-12)
+    lam = tf.maximum(lam, 1.0 - lam)
+    partner = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed + 9, s]))
+    mixed = lam[:, :, None, None] * images + (1.0 - lam[:, :, None, None]) * tf.gather(images, partner)
+    return mixed, lam * targets + (1.0 - lam) * tf.gather(targets, partner)
+
+
 def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential | None,
                   seed: int = 0, label_smoothing: float = 0.0, sample_weight=None,
-                  first_epoch: int = 0, epochs: int = 1) -> tf.data.Dataset:
+                  first_epoch: int = 0, epochs: int = 1, mixup: float = 0.0) -> tf.data.Dataset:
     """Shuffled, augmented, one-hot (optionally smoothed) batches for epochs
     `first_epoch` .. `epochs - 1`, one stream of `len(x) // batch_size` batches per epoch
     (pass that as `steps_per_epoch`).
@@ -119,7 +135,11 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential
         if aug is not None:
             reseed(generators, counter)
             images = aug(images, training=True)
-        return (images,) + tuple(tf.gather(t, idx) for t in tables[1:])
+        rest = tuple(tf.gather(t, idx) for t in tables[1:])
+        if mixup:
+            images, mixed = mix_batch(images, rest[0], mixup, seed, counter)
+            rest = (mixed,) + rest[1:]
+        return (images,) + rest
 
     ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch)).flat_map(epoch_batches)
     # One map call at a time: reseeding and drawing must not interleave between batches.

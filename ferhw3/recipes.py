@@ -62,6 +62,16 @@ RECIPES = {r.name: r for r in [
     Recipe("gpu-300-affine", "gpu-300-erase with the published 0.73 networks' geometry: rotation 10 degrees, "
            "scale 0.8-1.2, shifts 0.1, in one batched gather on the accelerator (ferhw3.affine)",
            dict(_GPU, erase=0.5, rotation=10.0, zoom=0.2, shift=0.1)),
+    Recipe("resnet-affine", "another family for the ensemble: a pre-activation ResNet (11 convolutions, 2.7M "
+           "parameters) in bfloat16 with the published networks' geometry (rotation 10 degrees, scale 0.8-1.2, "
+           "shifts 0.1) and random erasing; its epochs sized to a CPU time budget (minutes=M, at most 300)",
+           dict(arch="resnet-preact", precision="mixed_bfloat16", epochs=300, max_epochs=300, minutes=120.0,
+                warmup_epochs=3, patience=10000, rotation=10.0, zoom=0.2, shift=0.1, erase=0.5)),
+    Recipe("vgg-mixup", "the one-hour network with mixup (alpha 0.4) over label smoothing, the published "
+           "geometry and no erasing: another view of the faces for the ensemble; epochs sized to a CPU time "
+           "budget (minutes=M, at most 300)",
+           dict(arch="vgg-bn-deep-wide", precision="mixed_bfloat16", epochs=300, max_epochs=300, minutes=120.0,
+                warmup_epochs=3, patience=10000, rotation=10.0, zoom=0.2, shift=0.1, mixup=0.4)),
     Recipe("distil-ensemble", "8 epochs of gpu-300-erase's model towards the shipped ensemble's probabilities; "
            "set unlabelled=TEST_CSV to add the test faces as soft targets (use with --init)",
            dict(_GPU, erase=0.5, epochs=8, lr=0.01, warmup_epochs=0, teachers=ENSEMBLE, distill=0.5),

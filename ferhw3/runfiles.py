@@ -15,12 +15,13 @@ a rename, so a kill at any instant leaves the old file or the new one, never hal
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
 
-from .errors import UsageError
+from .errors import NoRoomError, UsageError
 
 MODEL_SUFFIXES = (".h5", ".keras")
 
@@ -40,8 +41,16 @@ def _temporary(path: str, suffix: str = "") -> str:
     return tmp
 
 
+def real_target(path: str) -> str:
+    """Where writing `path` lands: a symbolic link's target (followed to the end), so that
+    the rename replaces the file the link points to and the link stays a link."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
 def replace_atomically(path: str, write, suffix: str = "") -> None:
-    """Call write(temporary path), flush it to disk, then rename it over `path`."""
+    """Call write(temporary path), flush it to disk, then rename it over `path` (over the
+    target of `path` when it is a symbolic link: the link is kept)."""
+    path = real_target(path)
     tmp = _temporary(path, suffix)
     try:
         write(tmp)
@@ -54,9 +63,65 @@ def replace_atomically(path: str, write, suffix: str = "") -> None:
         raise
 
 
+_ROOM_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+# how HDF5 and zip writers word the same failures when they do not pass the errno on
+_ROOM_WORDS = ("no space left", "file too large", "disk quota", "errno = 27", "errno = 28", "errno = 122")
+
+
+def is_out_of_room(e: BaseException) -> bool:
+    """Whether `e` says the disk is full or a file-size limit (ulimit -f, quota) was reached."""
+    return getattr(e, "errno", None) in _ROOM_ERRNOS or any(w in str(e).lower() for w in _ROOM_WORDS)
+
+
+def _room_left(folder: str) -> float:
+    """Bytes this process may still write into a file in `folder`: the free space there and
+    the file-size limit, whichever is smaller."""
+    import resource
+
+    st = os.statvfs(folder)
+    room = float(st.f_bavail * st.f_frsize)
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return room if soft == resource.RLIM_INFINITY else min(room, float(soft))
+
+
+def ensure_room(path: str, nbytes: int) -> None:
+    """NoRoomError before writing `nbytes` to `path` where they cannot fit: HDF5, once a write
+    fails half-way, can take the whole process down instead of raising."""
+    folder = os.path.dirname(os.path.abspath(real_target(path)))
+    if _room_left(folder) < nbytes:
+        raise NoRoomError(f"{path}: the disk is full (or a file-size limit was reached): {nbytes / 2**20:.1f} MiB "
+                          f"needed; the previous file is intact")
+
+
+def _model_bytes(model) -> int:
+    """About how large a saved `model` is: its variables and its optimizer's, plus room for
+    the layer configuration."""
+    import numpy as np
+
+    variables = list(model.weights)
+    optimizer = getattr(model, "optimizer", None)
+    variables += list(getattr(optimizer, "variables", []) or [])
+    n = 0
+    for v in variables:
+        try:
+            n += int(np.prod(v.shape)) * np.dtype(str(v.dtype)).itemsize
+        except TypeError:  # a dtype numpy does not name (bfloat16): two bytes
+            n += int(np.prod(v.shape)) * 2
+    return n + (256 << 10)
+
+
 def save_model(model, path: str) -> None:
-    """model.save(path) through a temporary file (Keras picks the format by the suffix)."""
-    replace_atomically(path, model.save, suffix=os.path.splitext(path)[1])
+    """model.save(path) through a temporary file (Keras picks the format by the suffix),
+    after checking there is room for it (NoRoomError, the old file intact)."""
+    existing = os.path.getsize(path) if os.path.isfile(path) else 0
+    ensure_room(path, max(existing, _model_bytes(model)))
+    try:
+        replace_atomically(path, model.save, suffix=os.path.splitext(path)[1])
+    except (OSError, RuntimeError) as e:
+        if is_out_of_room(e):
+            raise NoRoomError(f"{path}: the disk is full (or a file-size limit was reached); the previous file "
+                              f"is intact") from None
+        raise
 
 
 def copy_file(src: str, dst: str) -> None:
@@ -91,6 +156,46 @@ def read_json(path: str):
 _HELD: dict[str, list] = {}  # lock path -> [open file, depth]: this process's run locks
 
 
+@contextlib.contextmanager
+def exclusive(lock_path: str, busy):
+    """Hold the lock file `lock_path` (an flock that the system releases when the process
+    dies, holding this process's id) for the block; while another process holds it, a
+    UsageError with busy(its process id) is raised instead. Re-entrant within one process."""
+    import fcntl
+
+    key = os.path.abspath(lock_path)
+    if key in _HELD:
+        _HELD[key][1] += 1
+    else:
+        os.makedirs(os.path.dirname(key), exist_ok=True)
+        while True:
+            f = open(key, "a+")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                other = f.read().strip() or "unknown"
+                f.close()
+                raise UsageError(busy(other)) from None
+            try:  # the holder before us may have removed the file between our open and flock
+                if os.stat(key).st_ino == os.fstat(f.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            f.close()
+        f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
+        _HELD[key] = [f, 1]
+    try:
+        yield
+    finally:
+        _HELD[key][1] -= 1
+        if not _HELD[key][1]:
+            f = _HELD.pop(key)[0]
+            with contextlib.suppress(OSError):
+                os.unlink(key)
+            f.close()
+
+
 class RunFiles:
     """The paths and records of the run whose best model is `out`."""
 
@@ -107,45 +212,28 @@ class RunFiles:
         """Every file the run writes."""
         return [self.out, self.history, self.checkpoint, self.state_path, self.config_path, self.lock_path]
 
-    @contextlib.contextmanager
     def lock(self):
-        """Hold the run's lock (STEM.lock, an flock that the system releases when the process
-        dies): a second training with the same OUT is refused with the first one's process id.
-        Re-entrant within one process."""
-        import fcntl
+        """Hold the run's lock (STEM.lock): a second training with the same OUT is refused
+        with the first one's process id. Re-entrant within one process."""
+        return exclusive(self.lock_path, lambda pid: f"{self.out}: another training (process {pid}) is writing "
+                                                     f"this run; wait for it, or choose another --out")
 
-        key = os.path.abspath(self.lock_path)
-        if key in _HELD:
-            _HELD[key][1] += 1
-        else:
-            os.makedirs(os.path.dirname(key), exist_ok=True)
-            while True:
-                f = open(key, "a+")
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    f.seek(0)
-                    other = f.read().strip() or "unknown"
-                    f.close()
-                    raise UsageError(f"{self.out}: another training (process {other}) is writing this run; "
-                                     f"wait for it, or choose another --out") from None
-                try:  # the holder before us may have removed the file between our open and flock
-                    if os.stat(key).st_ino == os.fstat(f.fileno()).st_ino:
-                        break
-                except FileNotFoundError:
-                    pass
-                f.close()
-            f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
-            _HELD[key] = [f, 1]
+    @contextlib.contextmanager
+    def saving(self, what: str):
+        """Writes of the run's files inside this block that find no room end the run with one
+        line that says what is kept and how to go on."""
         try:
             yield
-        finally:
-            _HELD[key][1] -= 1
-            if not _HELD[key][1]:
-                f = _HELD.pop(key)[0]
-                with contextlib.suppress(OSError):
-                    os.unlink(key)
-                f.close()
+        except NoRoomError:
+            raise NoRoomError(self.no_room_message(what)) from None
+        except (OSError, RuntimeError) as e:
+            if not is_out_of_room(e):
+                raise
+            raise NoRoomError(self.no_room_message(what)) from None
+
+    def no_room_message(self, what: str) -> str:
+        return (f"{self.out}: the disk is full (or a file-size limit was reached) while saving {what}; the previous "
+                f"checkpoint and best model are intact; free space and rerun with --resume")
 
     # the latest checkpoint (resume)
     def has_checkpoint(self) -> bool:
@@ -159,9 +247,10 @@ class RunFiles:
         return int(s["epoch"]) if s else 0
 
     def save_checkpoint(self, model, epoch: int, config: dict, logs: dict) -> None:
-        save_model(model, self.checkpoint)
-        write_json(self.state_path, {"epoch": epoch, "config": config,
-                                     "logs": {k: float(v) for k, v in (logs or {}).items()}})
+        with self.saving("the checkpoint"):
+            save_model(model, self.checkpoint)
+            write_json(self.state_path, {"epoch": epoch, "config": config,
+                                         "logs": {k: float(v) for k, v in (logs or {}).items()}})
 
     # the per-epoch history
     def read_history(self):
@@ -183,14 +272,16 @@ class RunFiles:
         """Drop history rows past the checkpoint (a kill can land between the two writes)."""
         h = self.read_history()
         if h is not None:
-            replace_atomically(self.history, lambda tmp: h[h["epoch"] < epochs].to_csv(tmp, index=False))
+            with self.saving("the history"):
+                replace_atomically(self.history, lambda tmp: h[h["epoch"] < epochs].to_csv(tmp, index=False))
 
     # the run's record
     def record(self) -> dict | None:
         return read_json(self.config_path)
 
     def write_record(self, record: dict) -> None:
-        write_json(self.config_path, record)
+        with self.saving("the run record"):
+            write_json(self.config_path, record)
 
     def split(self) -> tuple[int, float] | None:
         """(seed, val_size) of the validation split the model was chosen on, if recorded."""

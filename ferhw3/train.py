@@ -118,7 +118,7 @@ def _feed(arrays, x_tr, targets, x_va, y_va, cfg: Config, aug, steps: int, initi
     inside the model (not resume-exact)."""
     if not arrays:
         return dict(x=train_dataset(x_tr, targets, cfg.batch_size, aug, seed=cfg.seed, first_epoch=initial_epoch,
-                                    epochs=cfg.epochs), steps_per_epoch=steps, shuffle=False,
+                                    epochs=cfg.epochs, mixup=cfg.mixup), steps_per_epoch=steps, shuffle=False,
                     validation_data=eval_dataset(x_va, y_va) if len(x_va) else None)
     return dict(x=x_tr.astype(np.float32), y=targets, batch_size=cfg.batch_size, shuffle=True,
                 validation_batch_size=256,
@@ -173,6 +173,8 @@ def _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy
     if feed not in ("auto", "tf.data", "arrays") or (feed == "tf.data" and not on_tf):
         raise ValueError(f"feed {feed!r}: must be auto, arrays, or tf.data (TensorFlow backend only)")
     arrays = feed == "arrays" or (feed == "auto" and not on_tf)
+    if arrays and cfg.mixup:
+        raise UsageError(f"mixup={cfg.mixup:g}: mixup runs in the tf.data feed, which needs TensorFlow's backend")
     keras.utils.set_random_seed(cfg.seed)
     if on_tf:
         _deterministic_ops()
@@ -215,10 +217,13 @@ def _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy
             history = trainer.fit(**data, epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                                   verbose=verbose).history
         elif not (resume and os.path.exists(out)):  # nothing to train (--epochs 0 --init M): M as it is
-            save_model(model, out)                    # (a finished run resumed keeps its best model)
+            with files.saving("the model"):           # (a finished run resumed keeps its best model)
+                save_model(model, out)
     seconds = time.time() - start
     best = keras.models.load_model(out, compile=False) if os.path.exists(out) else model
-    save_model(best, out)  # again without the optimizer state: half the size, same predictions
+    if cfg.epochs > initial_epoch or not os.path.exists(out):
+        with files.saving("the best model"):
+            save_model(best, out)  # again without the optimizer state: half the size, same predictions
     val_acc = float(np.mean(best.predict(x_va.astype(np.float32), batch_size=256, verbose=0).argmax(1) == y_va)) \
         if len(va) else float("nan")
     epochs_run = len(history.get("loss", [])) + initial_epoch

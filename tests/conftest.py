@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as ferhw3.cli sets it
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # converted OpenVINO models go to a cache of the test run's own, not the user's
 os.environ["FERHW3_CACHE"] = tempfile.mkdtemp(prefix="ferhw3-test-cache-")

@@ -109,3 +109,23 @@ def test_fused_batch_norm_trains_as_keras_batch_norm_does(tmp_path, precision):
         np.testing.assert_allclose(tf.cast(loaded(x), tf.float32), tf.cast(fused(x), tf.float32), atol=1e-5)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_the_preactivation_resnet_is_residual_fully_convolutional_and_converts(tmp_path):
+    """resnet-preact: residual additions, sides 40 -> 20 -> 10 -> 5, any face size, and the
+    OpenVINO engine reads it as Keras does."""
+    from ferhw3.engine import KerasPredictor, load_predictor
+
+    m = build_cnn("resnet-preact")
+    adds = [l for l in m.layers if isinstance(l, keras.layers.Add)]
+    assert len(adds) == 5 and 2.5e6 < trainable_params(m) < 2.9e6
+    sides = sorted({l.output.shape[1] for l in m.layers if isinstance(l, keras.layers.Add)}, reverse=True)
+    assert sides == [None]  # fully convolutional: the side is free
+    probe = keras.Model(m.input, [a.output for a in adds])
+    assert [o.shape[1] for o in probe.predict(np.zeros((1, 40, 40, 1), np.float32), verbose=0)] == [20, 10, 10, 5, 5]
+    x = np.random.default_rng(1).integers(0, 256, (4, 48, 48, 1)).astype("float32")
+    m.save(tmp_path / "r.h5")
+    ov = load_predictor(str(tmp_path / "r.h5"), engine="openvino")
+    assert not isinstance(ov, KerasPredictor)
+    ov.precision = "f32"
+    np.testing.assert_allclose(ov.predict(x), m.predict(x, verbose=0), atol=1e-4)

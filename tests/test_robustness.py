@@ -190,9 +190,9 @@ def test_image_folders_take_what_they_say_and_never_drop_files(tmp_path, capsys)
     os.makedirs(flat / "angela")  # begins like "angry" but is not a class folder
     _png(flat / "a.png"), _png(flat / "b,c.png"), _png(flat / "angela" / "x.png")
     faces = load_faces(str(flat))
-    assert faces.labels is None and faces.names == ["a.png", "b,c.png"]
+    assert faces.labels is None and faces.names == ["a.png", "b,c.png", os.path.join("angela", "x.png")]
     said = capsys.readouterr().out
-    assert "2 images at its top level" in said and "angela/" in said
+    assert "3 images (1 of them in the subfolders angela/)" in said
     mixed = tmp_path / "mixed"
     os.makedirs(mixed / "happy")
     _png(mixed / "happy" / "h.png"), _png(mixed / "loose.png")
@@ -226,7 +226,8 @@ def test_a_model_without_seven_outputs_is_refused(tmp_path, tiny_test):
     (b"id,feature\n123456789012345678901," + b"1 " * 2304 + b"\n", "line 2: the first field 123456789012345678901 is too large"),
     (b"label,feature\n99999999999999999999," + b"1 " * 2304 + b"\n", "is too large"),
     (b"id,feature\n-5," + b"1 " * 2304 + b"\n", "line 2: the first field must be a non-negative integer"),
-    ("id,feature\n0,1\n".encode("utf-16"), "is UTF-16"),
+    ("id,feature\n0,1\n".encode("utf-16"), "line 1: is UTF-16"),
+    (b"id,feature\n9223372036854775808," + b"1 " * 2304 + b"\n", "line 2: the first field 9223372036854775808 is too large"),
 ])
 def test_bad_keys_and_encodings_get_a_message_that_says_what_is_wrong(tmp_path, content, needle, tiny_model):
     path = tmp_path / "in.csv"
@@ -299,3 +300,155 @@ def test_hw3_test_works_from_a_path_with_a_space(tmp_path, tiny_test, tiny_model
             cwd=str(tmp_path), env={"HW3_MODEL": tiny_model})
     assert r.returncode == 0, r.stderr[-2000:]
     assert list(pd.read_csv(out)["id"]) == list(tiny_test[2])
+
+
+# ---------------------------------------------------------------- files lost or skipped without a word
+
+def test_images_in_subfolders_are_read_and_named_by_their_path(tmp_path, tiny_model):
+    """A folder of loose photos beside a year folder and a person's folder: every image gets
+    a row, named by its path below the folder; none is skipped in silence."""
+    photos = tmp_path / "photos"
+    os.makedirs(photos / "2023" / "summer"), os.makedirs(photos / "Alice")
+    for i, name in enumerate(["a.png", "2023/b.png", "2023/summer/c.png", "Alice/d.jpg", "Alice/e.png"]):
+        _png(photos / name, value=40 * i)
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", str(photos), str(out), "--model", tiny_model])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(pd.read_csv(out)["file"]) == sorted(os.path.join(*n.split("/")) for n in
+                                                    ["a.png", "2023/b.png", "2023/summer/c.png", "Alice/d.jpg",
+                                                     "Alice/e.png"])
+    assert "5 images (4 of them in the subfolders 2023/, Alice/)" in r.stdout
+    # the same for a class folder's subfolders: their faces are of that class
+    labelled = tmp_path / "labelled"
+    os.makedirs(labelled / "happy" / "2023"), os.makedirs(labelled / "sad")
+    _png(labelled / "happy" / "h.png"), _png(labelled / "happy" / "2023" / "h2.png"), _png(labelled / "sad" / "s.png")
+    faces = load_faces(str(labelled))
+    assert list(faces.labels) == [3, 3, 4] and faces.names[1] == os.path.join("happy", "2023", "h2.png")
+
+
+def test_photos_in_subfolders_are_read_with_detect_and_annotated_apart(tmp_path, tiny_model):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    os.makedirs(photos / "2023")
+    for name in ("x.jpg", "2023/x.jpg"):  # one name in two folders: two annotated copies
+        Image.new("RGB", (120, 90), (200, 180, 160)).save(photos / name)
+    out, seen = tmp_path / "o.csv", tmp_path / "seen"
+    r = run([PY, "predict.py", str(photos), str(out), "--detect", "--annotate", str(seen), "--model", tiny_model])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(pd.read_csv(out)["file"]) == sorted(["x.jpg", os.path.join("2023", "x.jpg")])
+    assert (seen / "x.faces.jpg").exists() and (seen / "2023" / "x.faces.jpg").exists()
+
+
+def test_an_output_that_is_a_link_is_written_through_it(tmp_path, tiny_test, tiny_model):
+    """The link stays a link and its target gets the new content, also when the target does
+    not exist yet."""
+    target, link = tmp_path / "real" / "sub.csv", tmp_path / "link.csv"
+    os.makedirs(target.parent)
+    os.symlink(target, link)
+    for _ in range(2):  # a new target, then an existing one replaced
+        r = run([PY, "predict.py", tiny_test[0], str(link), "--model", tiny_model])
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert os.path.islink(link) and os.readlink(link) == str(target)
+        assert list(pd.read_csv(target)["id"]) == list(tiny_test[2])
+    assert sorted(os.listdir(target.parent)) == ["sub.csv"]  # no temporary left beside it
+    replace_atomically(str(link), lambda tmp: open(tmp, "w").write("new"))
+    assert os.path.islink(link) and target.read_text() == "new"
+
+
+@pytest.mark.slow
+def test_a_full_disk_or_a_file_size_limit_while_saving_is_one_line_and_keeps_the_run(tmp_path, tiny_train):
+    """Under `ulimit -f` smaller than a model: resuming a finished run needs no model write
+    and succeeds; a resumed run that must save an epoch stops with one line that says what
+    is kept; the best model and the checkpoint are the ones from before, no temporary left."""
+    import resource
+
+    out = str(tmp_path / "m.h5")
+    base = [PY, "train_cnn.py", tiny_train[0], "--out", out, "--val-size", "14", "--batch-size", "16"]
+    assert run(base + ["--epochs", "1"]).returncode == 0
+    kept = {p: open(p, "rb").read() for p in (out, str(tmp_path / "m.last.keras"))}
+    limit = 1 << 20  # 1 MiB: room for the history and the records, not for a model
+    small = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # noqa: E731
+
+    def limited(args):
+        return subprocess.run(args, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=600,
+                              preexec_fn=small)
+
+    finished = limited(base + ["--epochs", "1", "--resume"])
+    assert finished.returncode == 0 and "Traceback" not in finished.stderr, finished.stderr[-2000:]
+    more = limited(base + ["--epochs", "3", "--resume"])
+    one_line_error(more, "m.h5: the disk is full (or a file-size limit was reached) while saving the",
+                   "the previous checkpoint and best model are intact; free space and rerun with --resume")
+    for path, content in kept.items():
+        assert open(path, "rb").read() == content, path
+    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
+    assert run(base + ["--epochs", "2", "--resume"]).returncode == 0  # with room again it goes on
+
+
+def test_a_save_without_room_is_refused_before_writing_and_the_old_file_kept(tmp_path, monkeypatch):
+    from ferhw3 import runfiles
+    from ferhw3.errors import NoRoomError
+    from ferhw3.models import build_cnn
+
+    path = tmp_path / "m.h5"
+    path.write_bytes(b"old")
+    monkeypatch.setattr(runfiles, "_room_left", lambda folder: 1000.0)
+    with pytest.raises(NoRoomError, match="the disk is full"):
+        runfiles.save_model(build_cnn("vgg-bn"), str(path))
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["m.h5"]
+    files = RunFiles(str(path))  # a writer that fails with ENOSPC itself is reported the same way
+    with pytest.raises(NoRoomError, match="while saving the checkpoint; the previous checkpoint"):
+        with files.saving("the checkpoint"):
+            raise OSError(28, "No space left on device")
+    with pytest.raises(OSError, match="Permission"):  # other errors are not dressed up as a full disk
+        with files.saving("the checkpoint"):
+            raise OSError(13, "Permission denied")
+
+
+def test_a_half_transparent_face_reads_as_the_face(tmp_path, tiny_model):
+    """Transparency: alpha scaled so the most opaque pixel is opaque, then composited on
+    white. A face and its uniformly half-transparent copy give the same pixels and the same
+    probabilities; a cut-out's transparent background is white."""
+    x, _ = random_faces(1, seed=3)
+    grey = x[0, :, :, 0]
+    rgba = np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
+    rgba[..., 3] = 128
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "half.png")
+    np.testing.assert_array_equal(load_image(str(tmp_path / "half.png")), load_image(str(tmp_path / "opaque.png")))
+    np.testing.assert_array_equal(load_image(str(tmp_path / "opaque.png"))[..., 0], grey)
+    cut = np.dstack([grey, grey, grey, np.zeros_like(grey)])
+    cut[12:36, 12:36, 3] = 255
+    Image.fromarray(cut, "RGBA").save(tmp_path / "cut.png")
+    read = load_image(str(tmp_path / "cut.png"))[..., 0]
+    assert (read[:10] == 255).all() and (read[12:36, 12:36] == grey[12:36, 12:36]).all()
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", str(tmp_path / "half.png"), str(out), "--model", tiny_model])
+    r2 = run([PY, "predict.py", str(tmp_path / "opaque.png"), str(tmp_path / "o2.csv"), "--model", tiny_model])
+    assert r.returncode == 0 and r2.returncode == 0, r.stderr[-2000:] + r2.stderr[-2000:]
+    assert pd.read_csv(out)["probabilities"][0] == pd.read_csv(tmp_path / "o2.csv")["probabilities"][0]
+
+
+def test_a_users_sequential_model_predicts_on_the_default_engine(tmp_path, tiny_test):
+    import keras
+
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(7, activation="softmax")])
+    model.save(tmp_path / "seq.h5")
+    out = tmp_path / "o.csv"
+    r = run([PY, "predict.py", tiny_test[0], str(out), "--model", str(tmp_path / "seq.h5"), "--tta", "none"],
+            env={"FERHW3_CACHE": str(tmp_path / "cache"), "FERHW3_ENGINE": "openvino"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "on openvino" in r.stdout
+    want = model.predict(tiny_test[1].astype(np.float32), verbose=0).argmax(1)
+    assert list(pd.read_csv(out)["label"]) == list(want)
+
+
+def test_ids_up_to_the_int64_maximum_are_kept(tmp_path):
+    x, _ = random_faces(2)
+    ids = np.array([2**63 - 1, 5], dtype=np.int64)
+    from conftest import write_csv
+
+    faces = load_csv(write_csv(tmp_path / "t.csv", x, ids, header="id,feature"))
+    assert faces.ids.tolist() == [2**63 - 1, 5]
