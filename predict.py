@@ -71,7 +71,7 @@ def annotated_path(folder: str, name: str, frame) -> str:
 def detect_main(args, model_paths, tta, start):
     """--detect: photos and video frames -> one row per face, and annotated copies."""
     from ferhw3 import photos
-    from ferhw3.data import write_csv_atomic
+    from ferhw3.outputs import face_rows, write_faces
     from ferhw3.runfiles import replace_atomically
 
     files = photos.media_files(args.test_csv)
@@ -116,9 +116,9 @@ def detect_main(args, model_paths, tta, start):
                     print(f"{name}{'' if frame is None else f' frame {frame}'}: no face found", file=sys.stderr)
                 if args.annotate and (faces or frame is None):
                     save_annotated(path, rgb, faces, frame)
-                yield from photos.rows(name, frame, faces)
+                yield from face_rows(name, frame, faces)
 
-    write_csv_atomic(args.out_csv, ",".join(photos.COLUMNS), all_rows())
+    write_faces(args.out_csv, all_rows())
     note = f", {counts['annotated']} annotated pictures in {args.annotate}" if args.annotate else ""
     print(f"DONE {args.out_csv}: {counts['faces']} faces in {counts['pictures']} pictures "
           f"({counts['empty']} without a face), {len(reader.models)} model(s) on {reader.engine}, tta={reader.tta}"
@@ -131,7 +131,8 @@ def main(argv=None):
     import numpy as np
 
     from ferhw3 import manifest
-    from ferhw3.data import load_faces, write_csv_atomic
+    from ferhw3.data import load_faces
+    from ferhw3.outputs import write_image_labels, write_submission
 
     if args.model:
         model_paths, tta = args.model, args.tta or "flip"
@@ -148,7 +149,7 @@ def main(argv=None):
     if args.detect:
         return detect_main(args, model_paths, tta, start)
     faces = load_faces(args.test_csv)
-    from ferhw3.predict import load_predictors, predict_proba, write_submission
+    from ferhw3.predict import load_predictors, predict_proba
 
     models = load_predictors(model_paths, tta)
 
@@ -156,9 +157,7 @@ def main(argv=None):
     labels = probs.argmax(axis=1)
     ids = faces.ids if faces.ids is not None else np.arange(len(faces))
     if faces.names is not None:  # image files: name each one and give all 7 probabilities
-        write_csv_atomic(args.out_csv, "file,label,probabilities",
-                         (f"{cli.csv_field(n)},{l},{' '.join(f'{q:.4f}' for q in p)}"
-                          for n, l, p in zip(faces.names, labels, probs)))
+        write_image_labels(args.out_csv, faces.names, labels, probs)
     else:
         write_submission(args.out_csv, ids, labels)
     extra = ""

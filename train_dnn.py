@@ -33,9 +33,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cli.quiet_tensorflow()
-    from ferhw3.data import load_faces
+    from ferhw3.data import load_faces, take_faces
     from ferhw3.models import ARCHITECTURES, matched_dnn
-    from ferhw3.train import fit
+    from ferhw3.train import Extras, fit
 
     if args.match not in ARCHITECTURES:
         raise cli.UsageError(f"--match {args.match}: must be one of {', '.join(ARCHITECTURES)}")
@@ -44,11 +44,11 @@ def main(argv=None):
     cfg.arch = "dnn"
     record.update(match=args.match, depth=args.depth)
     cli.check_run_output(args.out, inputs=[args.train_csv])
-    faces = cli.take_faces(load_faces(args.train_csv, expect="train"), args.limit, cfg, args.train_csv)
+    faces = take_faces(load_faces(args.train_csv, expect="train"), args.limit, cfg, args.train_csv)
     builder, n_dnn, n_cnn, width = matched_dnn(args.match, args.depth, cfg.dropout)
     print(f"DNN {args.depth}x{width}: {n_dnn:,} parameters; CNN {args.match}: {n_cnn:,} "
           f"({100 * (n_dnn - n_cnn) / n_cnn:+.2f}%)")
-    res = fit(builder, faces, cfg, args.out, resume=args.resume, record=record)
+    res = fit(builder, faces, cfg, args.out, Extras(resume=args.resume, record=record))
     print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
     print(f"DONE {args.out}: val_accuracy={res.val_accuracy:.4f} epochs={res.epochs_run} "
           f"time={res.seconds / 60:.1f} min")

@@ -28,7 +28,7 @@ files, as a machine that sends back only a handful wants.
 
 On a GPU: KERAS_BACKEND=jax with jax[cuda] and keras installed (no TensorFlow needed);
 each process may take 1/N of the GPU's memory. Faces may be a CSV or a pack
-(`python -m ferhw3.pack`, small enough to travel with the repository).
+(`python -m ferhw3 pack`, small enough to travel with the repository).
 """
 
 import argparse

@@ -3,7 +3,7 @@
 #   bash train_shipped.sh TRAIN_CSV [TEST_CSV]      (into $MODELS_DIR, default runs/shipped/)
 # Stages 1-6 train on the split's 25,838 training faces: 1-2 on the CPU (vgg-bn 60 epochs,
 # then continued 40: about 2 h on 2 cores), 3-4 on a GPU if there is one (300 epochs each:
-# 6.3 min on an H100 with KERAS_BACKEND=jax; about 5 h each on 2 CPU cores), 5 the distilled
+# about 6 min on an H100 with KERAS_BACKEND=jax; about 5 h each on 2 CPU cores), 5 the distilled
 # model (needs 1-4 and the unlabelled TEST_CSV, default test.csv.gz beside TRAIN_CSV; it is
 # the model the report analyses), 6 the DNN baseline. Stages 7-11 make what predicts: each
 # of 1-4 continued 8 epochs on all 28,709 labelled faces (learning rate 0.005, one epoch of
@@ -13,7 +13,7 @@
 # TRAIN_OPTS="--epochs 1 --limit 400" for a quick check of every stage.
 # Every stage runs with --resume: after a kill the same command carries on, and a finished
 # stage is not trained again. To ship the results, copy them into models/ and halve their
-# weights: python -m ferhw3.compact FILE.h5
+# weights: python -m ferhw3 compact FILE.h5
 set -euo pipefail
 if [ $# -lt 1 ]; then echo "usage: bash train_shipped.sh TRAIN_CSV [TEST_CSV]" >&2; exit 2; fi
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -91,7 +91,7 @@ def main():
     from ferhw3.models import build_cnn
     from ferhw3.selftrain import parse_cap, self_train
     from ferhw3.config import Config
-    from ferhw3.train import Result, fit, split
+    from ferhw3.train import Extras, Result, fit, split
 
     cap = parse_cap(args.cap)
     faces = load_faces(args.train_csv, expect="train")
@@ -122,7 +122,7 @@ def main():
         if f"{name}/supervised" not in done:
             sup_cfg = dataclasses.replace(cfg, epochs=max(1, round(args.epochs / f)))
             print(f"\n== {name}: supervised on {len(keep)} labelled faces, {sup_cfg.epochs} epochs", flush=True)
-            res = fit(model_fn, faces, sup_cfg, sup_out, resume=True, train_subset=keep, verbose=2)
+            res = fit(model_fn, faces, sup_cfg, sup_out, Extras(resume=True, train_subset=keep), verbose=2)
             save(f"{name}/supervised", {"fraction": f, "labelled": len(keep), "val_accuracy": res.val_accuracy,
                                         "minutes": res.seconds / 60})
         if f >= 1:
@@ -142,10 +142,10 @@ def main():
                 save(f"{name}/{arm}", run_mean_teacher(args, model_fn, faces, cfg, faces.x[tr][unlabelled], sup_out,
                                                        arm_out, keep, len(tr), f))
                 continue
-            best, log = self_train(model_fn, faces, cfg, faces.x[tr][unlabelled], sup, arm_out, rounds=args.rounds,
-                                   threshold=threshold, cap=cap, train_subset=keep, verbose=2,
-                                   images_per_round=args.self_train_epochs * len(tr),
-                                   soft=args.soft and arm == "self-trained", agree=args.agree)
+            arm_cfg = dataclasses.replace(cfg, rounds=args.rounds, threshold=threshold, cap=str(cap),
+                                          soft=args.soft and arm == "self-trained", agree=args.agree)
+            best, log = self_train(model_fn, faces, arm_cfg, faces.x[tr][unlabelled], sup, arm_out, train_subset=keep,
+                                   images_per_round=args.self_train_epochs * len(tr))
             for r in log:  # how often the pseudo-labels were right (the hidden labels, for reporting only)
                 index, labels = r.pop("index"), r.pop("labels")
                 r["pseudo_label_accuracy"] = float(np.mean(hidden[index] == labels)) if len(index) else float("nan")
@@ -165,8 +165,8 @@ def run_mean_teacher(args, model_fn, faces, cfg, x_unlabelled, sup_out, arm_out,
     steps = passes * (len(keep) // cfg.batch_size)
     print(f"mean teacher: {steps} steps, consistency weight {args.mean_teacher}, on all {len(x_unlabelled)} "
           f"unlabelled faces", flush=True)
-    res = mean_teacher(model_fn, faces, cfg, x_unlabelled, sup_out, arm_out, steps, weight=args.mean_teacher,
-                       train_subset=keep)
+    res = mean_teacher(model_fn, faces, dataclasses.replace(cfg, mean_teacher=args.mean_teacher), x_unlabelled,
+                       sup_out, arm_out, steps, train_subset=keep)
     round_log = {"round": 1, "pseudo_labels": len(x_unlabelled), "per_class": None, "epochs": res.epochs_run,
                  "val_accuracy": res.val_accuracy, "seconds": res.seconds, "pseudo_label_accuracy": float("nan")}
     return {"fraction": f, "labelled": len(keep), "unlabelled": len(x_unlabelled), "val_accuracy": res.val_accuracy,

@@ -93,7 +93,7 @@ def run_variant(data: str, n_faces: int, steps_profile: int, profile_dir: str | 
     from ferhw3.data import load_csv
     from ferhw3.optim import compile_model
     from ferhw3.pipeline import train_dataset
-    from ferhw3.train import recipe_augmenter
+    from ferhw3.step import recipe_augmenter
 
     cfg = make_config(recipes.get("one-hour").settings)
     precision, batch = env.get("P_PREC", cfg.precision), int(env.get("P_BATCH", cfg.batch_size))
@@ -101,7 +101,7 @@ def run_variant(data: str, n_faces: int, steps_profile: int, profile_dir: str | 
     keras.utils.set_random_seed(0)
     faces = load_csv(data, expect="train")
     x, y = faces.x[:8192], faces.labels[:8192]
-    ds = train_dataset(x, y, batch, recipe_augmenter(cfg, x.shape[1]), seed=0, epochs=1000)
+    ds = train_dataset(x, y, batch, recipe_augmenter(cfg, x.shape[1]), seed=0, epochs=range(1000))
     steps = max(n_faces // batch, 1)
     if env.get("P_CACHE"):
         cached = list(ds.take(steps).as_numpy_iterator())

@@ -55,7 +55,7 @@ def main():
         cfg = Config(arch=arch, optimizer=opt, lr=lr, crop=crop, precision=precision)
         # "auto" leaves XLA off on a CPU-only machine; True asks for it
         model = compile_model(build_cnn(arch), cfg, steps_per_epoch=100, jit_compile=jit or "auto")
-        ds = train_dataset(x, y, args.batch_size, augmenter(crop, erase=erase), seed=0, epochs=1000)
+        ds = train_dataset(x, y, args.batch_size, augmenter(crop, erase=erase), seed=0, epochs=range(1000))
         model.fit(ds.take(5), epochs=1, verbose=0)
         t = time.perf_counter()
         model.fit(ds.take(args.steps), epochs=1, verbose=0)

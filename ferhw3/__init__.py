@@ -1,9 +1,20 @@
 """ferhw3: facial-expression recognition on FER2013 (ML2017 homework 3) with Keras 3.
 
 Modules, one job each: data (reading faces), models (architectures), recipes and config
-(what a run trains), train (fit), callbacks, budget, optim, runfiles (a run's files),
-distill, selftrain, meanteacher, predict, engine (OpenVINO or Keras), export, evaluate,
-manifest (the shipped models), explain (figures), errors, cli (what the scripts share).
+(what a run trains), step (the training step: model, precision, augmentation, optimiser),
+train (fit), callbacks, budget, optim, runfiles (a run's files), members (the queue),
+distill, selftrain, meanteacher, predict, outputs (every prediction file), modelfile
+(loading a model), engine (OpenVINO or Keras), export, evaluate, manifest (the shipped
+models), explain (figures), errors; cli, the command-line layer on top (argument parsing,
+messages, exit codes), used by the scripts and `python -m ferhw3`.
 """
+
+import os
+
+# Before TensorFlow or Keras is imported anywhere: Keras on TensorFlow unless asked
+# otherwise, and TensorFlow's C++ chatter hidden, errors included (tf.data logs an "E" line
+# about an unknown attribute at every run's start; a failing op still raises).
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "1.0.0"

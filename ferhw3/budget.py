@@ -10,9 +10,9 @@ import numpy as np
 
 from .config import Config
 from .data import Faces
-from .optim import compile_model
 from .pipeline import smoothed_onehot, train_dataset
 from .runfiles import RunFiles
+from .step import build_step
 
 # What a validation face costs, in training faces: predicting it, plus each epoch's two
 # checkpoint saves spread over the 2,871 faces (measured on a one-hour run: its epochs took
@@ -37,25 +37,15 @@ def training_speed(model_fn, faces: Faces, cfg: Config, steps: int = PROBE_STEPS
     untimed ones (tracing or compiling, filling the pipeline) within one `fit`, as in a long
     run: the tf.data stream on TensorFlow, arrays through the in-model augmentation on other
     backends (as ferhw3.train feeds them there)."""
-    from .train import recipe_augmenter, split
+    from .train import split
 
-    on_tf = keras.backend.backend() == "tensorflow"
-    keras.mixed_precision.set_global_policy(cfg.precision)
-    keras.utils.set_random_seed(cfg.seed)
     tr, _ = split(faces, cfg)
     x, y = faces.x[tr][:4096], smoothed_onehot(faces.labels[tr][:4096], cfg.label_smoothing)
-    model = model_fn()
-    if on_tf and cfg.fused_bn:  # the step the run will take (ferhw3.train fuses its batch norms too)
-        from .models import fuse_batch_norm
-
-        fuse_batch_norm(model)
-    aug = recipe_augmenter(cfg, faces.x.shape[1], in_model=not on_tf)
-    if not on_tf and aug is not None:
-        model = keras.Sequential([keras.Input(faces.x.shape[1:]), aug, model])
-    model = compile_model(model, cfg, steps_per_epoch=100)
+    step = build_step(model_fn, cfg, faces.x.shape[1], steps_per_epoch=100)  # the step the run will take
+    model = step.trainer
     clock = _BatchClock()
-    if on_tf:
-        ds = train_dataset(x, y, cfg.batch_size, aug, seed=cfg.seed, epochs=1000, mixup=cfg.mixup)
+    if not step.arrays:
+        ds = train_dataset(x, y, cfg.batch_size, step.aug, seed=cfg.seed, epochs=range(1000), mixup=cfg.mixup)
         model.fit(ds, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
     else:
         reps = -(-(warmup + steps) * cfg.batch_size // len(x))  # the faces repeated to fill the probe

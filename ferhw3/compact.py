@@ -1,6 +1,6 @@
 """Half-size model files: store a saved .h5 model's float32 weights as float16.
 
-    python -m ferhw3.compact MODEL.h5 [OUT.h5]      (in place without OUT)
+    python -m ferhw3 compact MODEL.h5 [OUT.h5]      (in place without OUT)
 
 Keras loads such a file into the usual float32 model (each weight is cast when it is
 assigned), so nothing that reads the models changes. It is how the shipped models fit the
@@ -11,9 +11,6 @@ the compacted files.
 """
 
 from __future__ import annotations
-
-import os
-import sys
 
 import h5py
 import numpy as np
@@ -54,26 +51,3 @@ def halve_h5(src: str, dst: str | None = None) -> int:
 
     replace_atomically(dst or src, write, suffix=".h5")
     return halved[0]
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (1, 2) or argv[0].startswith("-"):
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    src, dst = argv[0], (argv[1] if len(argv) == 2 else argv[0])
-    try:
-        before = os.path.getsize(src)
-        n = halve_h5(src, dst)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"error: {src}: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 1
-    print(f"DONE {dst}: {n} weight arrays as float16, {before / 2**20:.1f} -> {os.path.getsize(dst) / 2**20:.1f} MiB")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,26 +36,8 @@ _BAD_BYTE = np.ones(256, dtype=bool)
 _BAD_BYTE[np.frombuffer(_SEPARATORS + b"0123456789", dtype=np.uint8)] = False
 
 
-from .errors import DataError  # noqa: E402,F401  (raised by every reader here)
-
-
-@dataclass
-class Faces:
-    """Faces read from one CSV: `x` is uint8 (N, 48, 48, 1); exactly one of
-    `labels` (int64 0-6, training files) and `ids` (int64, test files) is set."""
-
-    x: np.ndarray
-    labels: np.ndarray | None = None
-    ids: np.ndarray | None = None
-    path: str = ""
-    names: list[str] | None = None  # file names, for faces read from image files
-
-    @property
-    def kind(self) -> str:
-        return "train" if self.labels is not None else "test"
-
-    def __len__(self) -> int:
-        return len(self.x)
+from .errors import DataError, SettingError  # noqa: E402,F401  (raised by every reader here)
+from .faces import Faces  # noqa: E402,F401  (what every reader returns)
 
 
 def read_bytes(path: str) -> bytes:
@@ -509,25 +490,20 @@ def stratified_split(labels: np.ndarray, val_size: int | float, seed: int = 0):
     return np.sort(tr), np.sort(va)
 
 
-def write_csv_atomic(path: str, header: str, rows) -> None:
-    """Write `header` then one line per row (an iterable of str), all or nothing: through a
-    temporary file and a rename, or straight into a special file the user named (/dev/stdout,
-    a FIFO)."""
-    from .runfiles import replace_atomically
-
-    def write(target):
-        with open(target, "w", newline="\n") as f:
-            f.write(header + "\n")
-            for row in rows:
-                f.write(row + "\n")
-
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise DataError(f"{path}: output folder {directory} does not exist")
+def take_faces(faces: Faces, limit: int, cfg, path: str) -> Faces:
+    """Keep the first `limit` faces (0: all), and check that the config's validation split
+    can be drawn from what is left and leaves a batch to train on, so a bad limit, val_size
+    or batch_size fails here in one line (a SettingError naming it)."""
+    if limit < 0:
+        raise SettingError(path, "limit", limit, "must be >= 0 (0: all the faces)")
+    if limit:
+        faces.x, faces.labels = faces.x[:limit], faces.labels[:limit]
     try:
-        if os.path.exists(path) and not os.path.isfile(path):
-            write(path)
-        else:
-            replace_atomically(path, write)
-    except OSError as e:
-        raise DataError(f"{path}: cannot write: {e.strerror}") from None
+        tr, _ = stratified_split(faces.labels, cfg.val_size, cfg.seed)
+    except ValueError as e:
+        raise SettingError(path, "val_size", f"{cfg.val_size:g}", f"cannot be held out of its {len(faces):,} faces "
+                           f"({str(e).splitlines()[0]})") from None
+    if len(tr) < cfg.batch_size:
+        raise SettingError(path, "batch_size", cfg.batch_size, f"is larger than the {len(tr):,} training faces "
+                           f"left after the validation split")
+    return faces

@@ -169,17 +169,17 @@ def file_hash(path: str) -> str:
 
 def load_predictor(path: str, engine: str | None = None):
     """The model saved at `path` as a predictor of the chosen (or best available) engine."""
-    from . import cli
+    from .modelfile import load_model
 
     engine = engine or engine_name()
     if engine == "keras" or not os.path.isfile(path):  # a missing file or folder: load_model says which
-        return KerasPredictor(cli.load_model(path))
+        return KerasPredictor(load_model(path))
     import openvino as ov
 
     folder = os.path.join(cache_dir(), "openvino", f"{file_hash(path)[:20]}-{ov.__version__.split('-')[0]}")
     meta_path = os.path.join(folder, "meta.json")
     if not os.path.exists(meta_path):
-        model = cli.load_model(path)  # checks the input and output shapes first
+        model = load_model(path)  # checks the input and output shapes first
         try:
             os.makedirs(os.path.dirname(folder), exist_ok=True)
             convert(model, folder)

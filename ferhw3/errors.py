@@ -12,3 +12,15 @@ class UsageError(Exception):
 class NoRoomError(UsageError):
     """The disk filled up (or a file-size limit was reached) while a file was written; the
     file it was replacing is intact."""
+
+
+class SettingError(UsageError):
+    """A setting (a config field, or another option of a run) whose value cannot work here.
+    str() names it as a field (`val_size=60`); the command-line layer names its flag."""
+
+    def __init__(self, where: str, field: str, value, problem: str):
+        self.where, self.field, self.value, self.problem = where, field, value, problem
+        super().__init__(self.text(f"{field}={value}"))
+
+    def text(self, setting: str) -> str:
+        return f"{self.where + ': ' if self.where else ''}{setting} {self.problem}"

@@ -1,6 +1,6 @@
 """Write a saved model as an OpenVINO model (IR: NAME.xml + NAME.bin) for deployment.
 
-    python -m ferhw3.export MODEL.h5 OUT_DIR
+    python -m ferhw3 export MODEL.h5 OUT_DIR
 
 The IR takes faces of any size (48x48 grey, values 0-255, NHWC float32) and returns the 7
 class probabilities; weights are stored as float16, as the shipped files store them. Load
@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
-from . import cli
+from .modelfile import load_model
 
 
 def export(model_path: str, out_dir: str) -> list[str]:
     """The IR files written for `model_path` into `out_dir`."""
     from .engine import convert
 
-    model = cli.load_model(model_path)
+    model = load_model(model_path)
     name = os.path.splitext(os.path.basename(model_path))[0]
     os.makedirs(out_dir, exist_ok=True)
     work = os.path.join(out_dir, f".{name}.export")
@@ -34,16 +33,3 @@ def export(model_path: str, out_dir: str) -> list[str]:
         written.append(target)
     shutil.rmtree(work, ignore_errors=True)
     return written
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0].startswith("-"):
-        raise cli.UsageError("usage: python -m ferhw3.export MODEL.h5 OUT_DIR")
-    for path in export(*argv):
-        print(f"wrote {path}")
-    print(f"DONE export {argv[0]} -> {argv[1]} (OpenVINO IR)")
-
-
-if __name__ == "__main__":
-    cli.main_guard(main)

@@ -13,15 +13,18 @@ teacher's. Validation faces are never among the unlabelled ones.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from .pipeline import augmenter, eval_dataset, train_dataset
-from .optim import WarmupCosine
+from .errors import UsageError
+from .optim import make_optimizer
+from .pipeline import eval_dataset, train_dataset
 from .runfiles import copy_file, save_model, stem_of
+from .step import build_step, recipe_augmenter
 from .train import Result, split
 
 
@@ -52,43 +55,46 @@ class MeanTeacher(keras.Model):
         return {"loss": loss, "supervised": supervised, "consistency": consistency}
 
 
-def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str, out: str,
-                 steps: int, weight: float = 10.0, ema: float = 0.99,
-                 train_subset: np.ndarray | None = None, verbose: int = 2) -> Result:
-    """Fine-tune the model saved at `start_path` for `steps` optimiser steps (cosine from
-    cfg.lr / 5, no warm-up, as self-training's rounds), each on a labelled batch of the
-    training part (or its `train_subset`) and an unlabelled batch of `x_unlabelled`. The
-    teacher is validated after every pass over the labelled faces; the best one is saved
-    to `out`. Returns its Result."""
+EMA = 0.99  # the teacher's weights: this share of theirs and the rest of the student's, after each step
+
+
+def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str, out: str, steps: int,
+                 train_subset: np.ndarray | None = None) -> Result:
+    """Fine-tune the model saved at `start_path` for `steps` optimiser steps (cfg's optimiser,
+    a cosine from cfg.lr / 5, no warm-up, as self-training's rounds), each on a labelled
+    batch of the training part (or its `train_subset`) and an unlabelled batch of
+    `x_unlabelled`, consistency weight cfg.mean_teacher. The student is the step
+    `ferhw3.step.build_step` makes of cfg (precision, fused batch norm, augmentation); the
+    teacher is validated after every pass over the labelled faces, the best one saved to
+    `out`. TensorFlow only (its train step is written with tf.GradientTape). Returns its Result."""
+    if keras.backend.backend() != "tensorflow":
+        raise UsageError("mean_teacher: the mean-teacher fine-tune runs on TensorFlow's backend only")
     tr, va = split(faces, cfg)
     if train_subset is not None:
         tr = tr[train_subset]
-    keras.mixed_precision.set_global_policy(cfg.precision)
-    keras.utils.set_random_seed(cfg.seed)
-    start = keras.models.load_model(start_path, compile=False)
-    student, teacher = model_fn(), model_fn()
-    student.set_weights(start.get_weights())
-    teacher.set_weights(start.get_weights())
-
     bs = cfg.batch_size
     per_pass = max(1, len(tr) // bs)
     passes = max(1, round(steps / per_pass))
-    crop = cfg.crop if cfg.crop not in (0, 48) else 0
-    labelled = train_dataset(faces.x[tr], faces.labels[tr], bs, augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift,
-                             seed=cfg.seed, erase=cfg.erase), seed=cfg.seed, label_smoothing=cfg.label_smoothing,
-                             epochs=passes)
+    tune = dataclasses.replace(cfg, lr=cfg.lr / 5, warmup_epochs=0, epochs=passes)
+    start = keras.models.load_model(start_path, compile=False)
+    step = build_step(model_fn, tune, faces.x.shape[1], per_pass, feed="tf.data",
+                      start=lambda m: m.set_weights(start.get_weights()), compiled=False)
+    student, teacher = step.model, model_fn()
+    teacher.set_weights(start.get_weights())
+
+    labelled = train_dataset(faces.x[tr], faces.labels[tr], bs, step.aug, seed=cfg.seed,
+                             label_smoothing=cfg.label_smoothing, epochs=range(passes))
     # two views of the same unlabelled faces: one shuffle seed, two augmentation seeds
     n_u = per_pass * passes * bs
     reps = int(np.ceil(n_u / max(len(x_unlabelled), 1))) + 1  # whole batches only: one pass spare
     no_labels = np.zeros(len(x_unlabelled), np.int64)
-    views = [train_dataset(x_unlabelled, no_labels, bs, augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift,
-                                                                  seed=cfg.seed + 100 * k, erase=cfg.erase),
-                           seed=cfg.seed + 1, epochs=reps).map(lambda img, _: img) for k in (1, 2)]
+    views = [train_dataset(x_unlabelled, no_labels, bs,
+                           recipe_augmenter(dataclasses.replace(cfg, seed=cfg.seed + 100 * k), faces.x.shape[1]),
+                           seed=cfg.seed + 1, epochs=range(reps)).map(lambda img, _: img) for k in (1, 2)]
     ds = tf.data.Dataset.zip((labelled, tf.data.Dataset.zip((views[0], views[1])))).prefetch(2)
 
-    model = MeanTeacher(student, teacher, weight, ema)
-    model.compile(optimizer=keras.optimizers.SGD(WarmupCosine(cfg.lr / 5, per_pass * passes, 0), momentum=0.9,
-                                                 nesterov=True))
+    model = MeanTeacher(student, teacher, cfg.mean_teacher, EMA)
+    model.compile(optimizer=make_optimizer(tune, per_pass))
     x_va, y_va = faces.x[va], faces.labels[va]
     val = eval_dataset(x_va)
     best = {"acc": -1.0}
@@ -102,7 +108,7 @@ def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str
                 save_model(teacher, out)
 
     t = time.time()
-    model.fit(ds, epochs=passes, steps_per_epoch=per_pass, callbacks=[KeepBestTeacher()], verbose=verbose)
+    model.fit(ds, epochs=passes, steps_per_epoch=per_pass, callbacks=[KeepBestTeacher()], verbose=1)
     seconds = time.time() - t
     keras.mixed_precision.set_global_policy("float32")
     return Result(keras.models.load_model(out, compile=False), best["acc"], passes, seconds, len(tr), len(va), "",
@@ -117,7 +123,7 @@ def fine_tune(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised: Result
     steps = cfg.self_train_epochs * (supervised.n_train // cfg.batch_size)
     print(f"mean teacher: {steps} steps on {supervised.n_train:,} labelled + {len(x_unlabelled):,} unlabelled "
           f"faces, consistency weight {cfg.mean_teacher}", flush=True)
-    mt = mean_teacher(model_fn, faces, cfg, x_unlabelled, out, mt_out, steps, weight=cfg.mean_teacher, verbose=1)
+    mt = mean_teacher(model_fn, faces, cfg, x_unlabelled, out, mt_out, steps)
     print(f"mean teacher: val_accuracy {mt.val_accuracy:.4f} (before: {supervised.val_accuracy:.4f})", flush=True)
     mt.seconds += supervised.seconds
     if mt.val_accuracy > supervised.val_accuracy:

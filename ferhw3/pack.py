@@ -1,6 +1,6 @@
 """Faces packed small enough to travel: WebP mosaics of 64 x 64 faces in one `.npz`.
 
-    python -m ferhw3.pack train.csv.gz runs/gpu/train.faces.npz --max-mib 26
+    python -m ferhw3 pack train.csv.gz runs/gpu/train.faces.npz --max-mib 26
 
 A GPU machine that receives the repository with its data has a size limit: the 28,709
 labelled faces take 66 MB as pixels, 77 MB as train.csv.gz, 49.6 MiB as lossless WebP and
@@ -12,14 +12,13 @@ same labels, so the project's split is the same faces.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import sys
 
 import numpy as np
 
-from .data import Faces
+from .faces import Faces
 from .errors import DataError
 from .runfiles import replace_atomically
 
@@ -105,30 +104,3 @@ def unpack(path: str) -> Faces:
         tiles.append(m.reshape(TILE, side, TILE, side).transpose(0, 2, 1, 3).reshape(-1, side, side))
     x = np.concatenate(tiles)[:n, :, :, None]
     return Faces(x=np.ascontiguousarray(x), labels=labels, ids=ids, path=path)
-
-
-def main(argv=None):
-    from .cli import main_guard
-    from .data import load_faces
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("faces", help="a CSV (label,feature or id,feature), an image folder, or a pack")
-    p.add_argument("out", help="the pack to write (.npz)")
-    p.add_argument("--max-mib", type=float, default=0.0, help="the most the pack may take (0: lossless)")
-    p.add_argument("--quality", type=int, help="WebP quality 1-100 instead of the largest that fits")
-    args = p.parse_args(argv)
-
-    def run():
-        if not is_pack(args.out):
-            raise DataError(f"{args.out}: a pack's name ends in .npz")
-        faces = load_faces(args.faces)
-        got = pack(faces, args.out, args.max_mib, args.quality)
-        print(f"DONE pack: {len(faces):,} faces -> {args.out}, {got['bytes'] / 2 ** 20:.1f} MiB, "
-              f"{'lossless' if got['quality'] == 'lossless' else 'WebP quality %s' % got['quality']}, "
-              f"mean error {got['mean_abs_error']:.2f} grey levels")
-
-    main_guard(run)
-
-
-if __name__ == "__main__":
-    main()

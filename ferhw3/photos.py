@@ -29,7 +29,6 @@ MARGIN = 0.0          # of the box's side, added on each side (bench/photos.py: 
 MIN_FACE = 36         # pixels: the smallest face looked for (FER2013's are 48; smaller boxes were
                       # mostly false detections in textured backgrounds)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-COLUMNS = ("file", "frame", "face", "x", "y", "w", "h", "label", "emotion") + CLASS_NAMES
 
 
 @dataclass
@@ -253,15 +252,3 @@ def annotate(rgb: np.ndarray, faces: list[Face]):
         draw.rectangle((x, ty, x + right - left + 2 * width, ty + bottom - top + 2 * width), fill=(255, 210, 0))
         draw.text((x + width - left, ty + width - top), text, fill=(0, 0, 0), font=font)
     return im
-
-
-def rows(name: str, frame, faces: list[Face]):
-    """The CSV rows of one picture: one per face, or one with an empty box when none was found."""
-    from .cli import csv_field
-
-    frame = "" if frame is None else str(frame)
-    if not faces:
-        yield ",".join([csv_field(name), frame] + [""] * (len(COLUMNS) - 2))
-    for i, f in enumerate(faces):
-        yield ",".join([csv_field(name), frame, str(i), *map(str, f.box), str(f.label), f.emotion,
-                        *(f"{p:.4f}" for p in f.probs)])

@@ -101,15 +101,15 @@ def mix_batch(images, targets, alpha: float, seed: int, counter):
     return mixed, lam * targets + (1.0 - lam) * tf.gather(targets, partner)
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential | None,
-                  seed: int = 0, label_smoothing: float = 0.0, sample_weight=None,
-                  first_epoch: int = 0, epochs: int = 1, mixup: float = 0.0) -> tf.data.Dataset:
-    """Shuffled, augmented, one-hot (optionally smoothed) batches for epochs
-    `first_epoch` .. `epochs - 1`, one stream of `len(x) // batch_size` batches per epoch
-    (pass that as `steps_per_epoch`).
+def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential | None, seed: int = 0,
+                  label_smoothing: float = 0.0, epochs: range = range(1), mixup: float = 0.0) -> tf.data.Dataset:
+    """Shuffled, augmented, one-hot (optionally smoothed) batches for the epochs in `epochs`
+    (a range: a resumed run's stream begins at its next epoch), one stream of
+    `len(x) // batch_size` batches per epoch (pass that as `steps_per_epoch`).
 
     y: labels (N,), turned into one-hot targets smoothed by `label_smoothing`, or ready
     targets (N, 7) (class probabilities, e.g. a teacher's), used as they are.
+    mixup: > 0 blends faces and targets within each batch (`mix_batch`).
 
     Every random draw is a function of (seed, epoch, batch) alone: the epoch's order comes
     from a stateless shuffle, and the augmentation layers are reseeded before each batch.
@@ -120,8 +120,6 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential
     steps = n // batch_size
     targets = np.asarray(y, np.float32) if np.ndim(y) == 2 else smoothed_onehot(y, label_smoothing)
     tables = [tf.constant(x), tf.constant(targets)]
-    if sample_weight is not None:
-        tables.append(tf.constant(sample_weight.astype(np.float32)))
 
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, epoch]))
@@ -141,7 +139,7 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential
             rest = (mixed,) + rest[1:]
         return (images,) + rest
 
-    ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch)).flat_map(epoch_batches)
+    ds = tf.data.Dataset.range(epochs.start, max(epochs.stop, epochs.start)).flat_map(epoch_batches)
     # One map call at a time: reseeding and drawing must not interleave between batches.
     return ds.map(prepare, num_parallel_calls=1).prefetch(tf.data.AUTOTUNE)
 

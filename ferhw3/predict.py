@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import write_csv_atomic
 
 TTA_MODES = ("none", "flip", "center", "crops")
 TRAIN_CROP = 40  # the training crop side: "center" frames the face as training did
@@ -73,7 +72,3 @@ def view_probs(model, x: np.ndarray, tta: str = "flip", batch_size: int = 512) -
     """One model's softmax for each test-time view of the faces (`tta_views`), unaveraged."""
     return [model.predict(v, batch_size=batch_size, verbose=0) for v in tta_views(x, tta)]
 
-
-def write_submission(path: str, ids: np.ndarray, labels: np.ndarray) -> None:
-    """The Kaggle `id,label` CSV, in the given id order, written atomically."""
-    write_csv_atomic(path, "id,label", (f"{i},{l}" for i, l in zip(ids.tolist(), labels.tolist())))

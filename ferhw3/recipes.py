@@ -4,20 +4,28 @@
     python train_cnn.py TRAIN --recipe vgg-bn --set erase=0.5   # with any field changed
     python train_cnn.py --recipe list                           # this table
 
-Validation accuracies are on the project's split (2,871 faces of train.csv, stratified,
-seed 0), without test-time augmentation, measured on the shipped float16 files; times are
-training wall-clock. `models/manifest.json` records the same for every shipped file.
+Validation accuracies are on the project's split (`Config.val_size` faces of train.csv,
+stratified, seed `Config.seed`), without test-time augmentation; what a recipe's shipped
+models measured is read from `models/manifest.json`, the one record of those figures.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The shipped ensemble, the teachers of the distilled model (models/manifest.json, role "ensemble"):
-# the four split-trained members below, each continued 8 epochs on all the labelled faces.
-ENSEMBLE = ("models/vgg-bn-deep-wide_300ep-erase_all-faces.h5", "models/vgg-bn-deep-wide_300ep_all-faces.h5",
-            "models/vgg-bn_60ep_all-faces.h5", "models/vgg-bn_60ep_continued40_all-faces.h5")
-# (train_shipped.sh stages 7-10: each member's recipe with epochs=8 lr=0.005 warmup_epochs=1 val_size=0)
+
+
+def _shipped_ensemble() -> tuple:
+    """The shipped ensemble's files (models/manifest.json, role "ensemble"): the teachers of
+    the distilled model."""
+    from .manifest import load
+
+    try:
+        return tuple(f"models/{f}" for f in load()["roles"]["ensemble"]["models"])
+    except (OSError, ValueError, KeyError):
+        return ()
+
+
 # gpu-300 and gpu-300-erase leave out rotation and zoom: in the model under JAX, Keras's
 # affine transform trained about 200x slower than flips and crops (bench/results_aug_speed_jax.md);
 # gpu-300-affine has them through ferhw3.affine's gather instead.
@@ -32,7 +40,7 @@ class Recipe:
     settings: dict = field(default_factory=dict)
     start: str = ""          # what --init it expects, if any
     produced: tuple = ()     # the shipped models it made
-    measured: str = ""       # validation accuracy and training time, as measured
+    measured: str = ""       # what a recipe without a shipped model measured (the manifest holds the rest)
 
 
 RECIPES = {r.name: r for r in [
@@ -42,11 +50,10 @@ RECIPES = {r.name: r for r in [
            measured="0.2515 after a 10-minute budget (2 epochs at 114 images/s, 2-core CPU)"),
     Recipe("vgg-bn", "train_cnn.py's default: a compact VGG with batch norm, SGD + cosine, 40px crops, "
            "flips, rotation and zoom, 60 epochs",
-           produced=("vgg-bn_60ep.h5", "vgg-bn_60ep_all-faces.h5"), measured="0.6527 in 51.5 min (2-core CPU)"),
+           produced=("vgg-bn_60ep.h5", "vgg-bn_60ep_all-faces.h5")),
     Recipe("continue-40", "40 more epochs of a trained model on a new cosine from 0.02 (use with --init)",
            dict(epochs=40, lr=0.02, warmup_epochs=1), start="a model of the same --arch",
-           produced=("vgg-bn_60ep_continued40.h5", "vgg-bn_60ep_continued40_all-faces.h5"),
-           measured="0.6597 after vgg-bn_60ep.h5 (+76.9 min, 2-core CPU)"),
+           produced=("vgg-bn_60ep_continued40.h5", "vgg-bn_60ep_continued40_all-faces.h5")),
     Recipe("one-hour", "hw3_train.sh: the deeper, wider network in bfloat16, its epochs sized to 60 minutes "
            "of this machine",
            dict(arch="vgg-bn-deep-wide", precision="mixed_bfloat16", minutes=60.0),
@@ -54,11 +61,9 @@ RECIPES = {r.name: r for r in [
                     "2026-12-01); before it 0.6667 in 59.2 min (66 epochs at 458 images/s) and 0.6628 in 57.4 min "
                     "(36 epochs at 282 images/s) on other machines"),
     Recipe("gpu-300", "the one-hour network for 300 epochs on a GPU, flips and 40px crops only", dict(_GPU),
-           produced=("vgg-bn-deep-wide_300ep.h5", "vgg-bn-deep-wide_300ep_all-faces.h5"),
-           measured="0.6827 in 6.3 min (one H100, Keras on JAX)"),
+           produced=("vgg-bn-deep-wide_300ep.h5", "vgg-bn-deep-wide_300ep_all-faces.h5")),
     Recipe("gpu-300-erase", "gpu-300 with random erasing (p 0.5)", dict(_GPU, erase=0.5),
-           produced=("vgg-bn-deep-wide_300ep-erase.h5", "vgg-bn-deep-wide_300ep-erase_all-faces.h5"),
-           measured="0.6872 in 6.3 min (one H100, Keras on JAX)"),
+           produced=("vgg-bn-deep-wide_300ep-erase.h5", "vgg-bn-deep-wide_300ep-erase_all-faces.h5")),
     Recipe("gpu-300-affine", "gpu-300-erase with the published 0.73 networks' geometry: rotation 10 degrees, "
            "scale 0.8-1.2, shifts 0.1, in one batched gather on the accelerator (ferhw3.affine)",
            dict(_GPU, erase=0.5, rotation=10.0, zoom=0.2, shift=0.1)),
@@ -74,15 +79,14 @@ RECIPES = {r.name: r for r in [
                 warmup_epochs=3, patience=10000, rotation=10.0, zoom=0.2, shift=0.1, mixup=0.4)),
     Recipe("distil-ensemble", "8 epochs of gpu-300-erase's model towards the shipped ensemble's probabilities; "
            "set unlabelled=TEST_CSV to add the test faces as soft targets (use with --init)",
-           dict(_GPU, erase=0.5, epochs=8, lr=0.01, warmup_epochs=0, teachers=ENSEMBLE, distill=0.5),
+           dict(_GPU, erase=0.5, epochs=8, lr=0.01, warmup_epochs=0, teachers=_shipped_ensemble(), distill=0.5),
            start="vgg-bn-deep-wide_300ep-erase.h5",
            produced=("vgg-bn-deep-wide_300ep-erase_distilled.h5",
-                     "vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5"),
-           measured="0.6924 (+8.7 min, 2-core CPU, with unlabelled=test.csv)"),
+                     "vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5")),
     Recipe("dnn", "train_dnn.py's default: the parameter-matched dense baseline; whole faces (a dense layer "
            "needs them), shifts instead of crops, full dropout",
            dict(crop=0, epochs=40, patience=10, lr=0.02, shift=0.1, dropout=1.0),
-           produced=("dnn_matched-vgg-bn.h5",), measured="0.3807 in 1.1 min (epochs=25, 2-core CPU)"),
+           produced=("dnn_matched-vgg-bn.h5",)),
 ]}
 
 
@@ -90,6 +94,22 @@ def get(name: str) -> Recipe:
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
     return RECIPES[name]
+
+
+def manifest_figures(name: str) -> list[str]:
+    """What models/manifest.json records of the split-trained models recipe `name` made:
+    `FILE: validation accuracy, training minutes (hardware)`."""
+    from .manifest import load
+
+    try:
+        m = load()
+    except (OSError, ValueError):
+        return []
+    rows = []
+    for e in m.get("split_models", []) + m["models"]:
+        if e.get("recipe") == name and e.get("val_accuracy") is not None:
+            rows.append(f"{e['file']}: {e['val_accuracy']:.4f}, {e['training_minutes']:g} min ({e['hardware']})")
+    return rows
 
 
 def table() -> str:
@@ -102,6 +122,6 @@ def table() -> str:
             lines.append(f"    start: --init {r.start}")
         if r.produced:
             lines.append(f"    made: {', '.join(r.produced)}")
-        if r.measured:
-            lines.append(f"    measured: {r.measured}")
+        for row in manifest_figures(r.name) or ([r.measured] if r.measured else []):
+            lines.append(f"    measured: {row}")
     return "\n".join(lines)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
-from . import budget, cli, distill
+from . import budget, distill
 from .config import Config
-from .data import load_faces
+from .data import load_faces, take_faces
+from .errors import UsageError
+from .modelfile import load_model
 from .manifest import ROOT
 from .models import build_cnn
 from .runfiles import RunFiles
-from .train import Result, fit
+from .train import Extras, Result, fit
 
 
 def model_path(path: str) -> str:
@@ -25,13 +27,9 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
               strategy=None, limit: int = 0, record: dict | None = None) -> Result:
     """Train the CNN of `cfg` on the labelled faces of `train_csv` into `out`; then, if the
     config asks, self-train it on `cfg.self_train`'s faces. Bad files fail before training."""
-    with RunFiles(out).lock():  # before the data loads: a second run on OUT fails at once
-        return _train_cnn(train_csv, cfg, out, resume, init, strategy, limit, record)
-
-
-def _train_cnn(train_csv, cfg, out, resume, init, strategy, limit, record) -> Result:
-    teachers = [cli.load_model(model_path(t)) for t in cfg.teachers]  # a bad model fails before the data loads
-    faces = cli.take_faces(load_faces(train_csv, expect="train"), limit, cfg, train_csv)
+    RunFiles(out).refuse_if_busy()  # before the data loads: a second run on OUT fails at once
+    teachers = [load_model(model_path(t)) for t in cfg.teachers]  # a bad model fails before the data loads
+    faces = take_faces(load_faces(train_csv, expect="train"), limit, cfg, train_csv)
     unlabelled = load_faces(cfg.self_train) if cfg.self_train else None
     distil_on = load_faces(cfg.unlabelled) if cfg.unlabelled else None
     build = lambda: build_cnn(cfg.arch, cfg.dropout)  # noqa: E731
@@ -46,18 +44,17 @@ def _train_cnn(train_csv, cfg, out, resume, init, strategy, limit, record) -> Re
         print(f"distillation: {len(distil_on):,} unlabelled faces from {cfg.unlabelled} join the training part")
     deadline = (budget.plan(build, faces, cfg, RunFiles(out), resume, n_extra=len(extra[0]) if extra else 0),) \
         if cfg.minutes else ()
-    res = fit(build, faces, cfg, out, resume=resume, init=init, strategy=strategy, teacher=teacher,
-              extra_train=extra, callbacks=deadline, record=record)
+    res = fit(build, faces, cfg, out, Extras(resume=resume, init=init, teacher=teacher, extra_train=extra,
+                                             callbacks=deadline, record=record), strategy=strategy)
     print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
     if unlabelled is not None and cfg.mean_teacher:
         from .meanteacher import fine_tune
 
         res = fine_tune(build, faces, cfg, unlabelled.x, res, out)
     elif unlabelled is not None:
-        from .selftrain import parse_cap, self_train
+        from .selftrain import self_train
 
-        res, _ = self_train(build, faces, cfg, unlabelled.x, res, out, rounds=cfg.rounds, threshold=cfg.threshold,
-                            cap=parse_cap(cfg.cap), epochs=cfg.self_train_epochs, soft=cfg.soft, agree=cfg.agree)
+        res, _ = self_train(build, faces, cfg, unlabelled.x, res, out)
     return res
 
 
@@ -92,8 +89,8 @@ def _jax_data_parallel(cpu_devices: int):
 
     devices = jax.devices("cpu") if cpu_devices > 1 else jax.devices()
     if cpu_devices > 1 and len(devices) != cpu_devices:
-        raise cli.UsageError(f"--devices {cpu_devices}: JAX had started with {len(devices)} CPU devices; "
-                             f"set XLA_FLAGS=--xla_force_host_platform_device_count={cpu_devices}")
+        raise UsageError(f"{cpu_devices} CPU devices asked for, but JAX had started with {len(devices)}; "
+                         f"set XLA_FLAGS=--xla_force_host_platform_device_count={cpu_devices}")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     print(f"Distributing over {len(devices)} devices (Keras DataParallel on JAX): "
           f"{', '.join(str(d) for d in devices)}")

@@ -153,47 +153,36 @@ def read_json(path: str):
         return None
 
 
-_HELD: dict[str, list] = {}  # lock path -> [open file, depth]: this process's run locks
-
-
 @contextlib.contextmanager
 def exclusive(lock_path: str, busy):
     """Hold the lock file `lock_path` (an flock that the system releases when the process
     dies, holding this process's id) for the block; while another process holds it, a
-    UsageError with busy(its process id) is raised instead. Re-entrant within one process."""
+    UsageError with busy(its process id) is raised instead."""
     import fcntl
 
-    key = os.path.abspath(lock_path)
-    if key in _HELD:
-        _HELD[key][1] += 1
-    else:
-        os.makedirs(os.path.dirname(key), exist_ok=True)
-        while True:
-            f = open(key, "a+")
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                f.seek(0)
-                other = f.read().strip() or "unknown"
-                f.close()
-                raise UsageError(busy(other)) from None
-            try:  # the holder before us may have removed the file between our open and flock
-                if os.stat(key).st_ino == os.fstat(f.fileno()).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
+    os.makedirs(os.path.dirname(os.path.abspath(lock_path)), exist_ok=True)
+    while True:
+        f = open(lock_path, "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            other = f.read().strip() or "unknown"
             f.close()
-        f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
-        _HELD[key] = [f, 1]
+            raise UsageError(busy(other)) from None
+        try:  # the holder before us may have removed the file between our open and flock
+            if os.stat(lock_path).st_ino == os.fstat(f.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        f.close()
+    f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
     try:
         yield
     finally:
-        _HELD[key][1] -= 1
-        if not _HELD[key][1]:
-            f = _HELD.pop(key)[0]
-            with contextlib.suppress(OSError):
-                os.unlink(key)
-            f.close()
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+        f.close()
 
 
 class RunFiles:
@@ -214,9 +203,16 @@ class RunFiles:
 
     def lock(self):
         """Hold the run's lock (STEM.lock): a second training with the same OUT is refused
-        with the first one's process id. Re-entrant within one process."""
+        with the first one's process id."""
         return exclusive(self.lock_path, lambda pid: f"{self.out}: another training (process {pid}) is writing "
                                                      f"this run; wait for it, or choose another --out")
+
+    def refuse_if_busy(self) -> None:
+        """The refusal `lock` gives while another process trains this run, now, without
+        keeping the lock (for a check before slow work)."""
+        if os.path.exists(self.lock_path):
+            with self.lock():
+                pass
 
     @contextlib.contextmanager
     def saving(self, what: str):

@@ -114,24 +114,25 @@ def pseudo_label(model, x_unlabelled: np.ndarray, threshold: float, labelled_cou
     return PseudoLabels(index, pred[index], conf[index], above), aligned[index]
 
 
-def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: str, rounds: int = 1,
-               threshold: float = 0.87, cap: float | str = 1.0, epochs: int = 15,
-               train_subset: np.ndarray | None = None, images_per_round: int = 0, verbose: int = 1,
-               soft: bool = False, agree: bool = False):
-    """Rounds of pseudo-labelling `x_unlabelled` and fine-tuning from the best model so far
-    (`supervised` is the fit() Result saved at `out`). Each round's model is saved beside
+def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: str,
+               train_subset: np.ndarray | None = None, images_per_round: int = 0):
+    """cfg.rounds rounds of pseudo-labelling `x_unlabelled` and fine-tuning from the best
+    model so far (`supervised` is the fit() Result saved at `out`): pseudo-labels at top
+    probability >= cfg.threshold, capped by cfg.cap (or with cfg.soft, distribution-aligned
+    probability targets; with cfg.agree only faces whose ten views agree: see the module's
+    docstring), cfg.self_train_epochs epochs a round. Each round's model is saved beside
     `out` as STEM.selftrainR.h5, and `out` ends as the best by validation accuracy.
     images_per_round: if set, each round trains for about this many images (epochs sized
-    to the labelled + pseudo-labelled count) instead of `epochs` epochs: the same compute
-    per round whatever the number of labels. soft: distribution-aligned probability
-    targets instead of capped hard labels; agree: only faces whose ten views agree (see
-    the module's docstring).
+    to the labelled + pseudo-labelled count) instead: the same compute per round whatever
+    the number of labels.
     Returns (best Result, [per-round dicts with the pseudo-labels' index and labels])."""
     import dataclasses
     import os
     from .data import CLASS_NAMES
     from .runfiles import copy_file, stem_of
-    from .train import fit, split
+    from .train import Extras, fit, split
+
+    rounds, threshold, cap, soft, agree = cfg.rounds, cfg.threshold, parse_cap(cfg.cap), cfg.soft, cfg.agree
 
     tr, _ = split(faces, cfg)
     if train_subset is not None:
@@ -141,7 +142,7 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
     stem = stem_of(out)
     copy_file(out, f"{stem}.supervised.h5")
     # fine-tuning: a short cosine schedule from a lower peak, no warm-up
-    round_cfg = dataclasses.replace(cfg, epochs=epochs, lr=cfg.lr / 5, warmup_epochs=0)
+    round_cfg = dataclasses.replace(cfg, epochs=cfg.self_train_epochs, lr=cfg.lr / 5, warmup_epochs=0)
     log = []
     for r in range(1, rounds + 1):
         pl, targets = pseudo_label(best.model, x_unlabelled, threshold, counts, cap=cap, soft=soft, agree=agree)
@@ -154,8 +155,8 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
         if images_per_round:
             n = int(counts.sum()) + len(pl.index)
             round_cfg = dataclasses.replace(round_cfg, epochs=max(1, round(images_per_round / n)))
-        res = fit(model_fn, faces, round_cfg, round_out, init=best_path, train_subset=train_subset,
-                  extra_train=(x_unlabelled[pl.index], targets), verbose=verbose)
+        res = fit(model_fn, faces, round_cfg, round_out,
+                  Extras(init=best_path, train_subset=train_subset, extra_train=(x_unlabelled[pl.index], targets)))
         print(f"round {r}: val_accuracy {res.val_accuracy:.4f} (before: {best.val_accuracy:.4f})", flush=True)
         log.append({"round": r, "pseudo_labels": len(pl.index), "per_class": pl.per_class().tolist(),
                     "epochs": round_cfg.epochs, "val_accuracy": res.val_accuracy, "seconds": res.seconds,

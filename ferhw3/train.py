@@ -17,11 +17,10 @@ from .callbacks import ElapsedMinutes, HistoryCSV, ReseedDropout, ResumableCheck
     SaveBest, stop_on_ctrl_c
 from .config import Config
 from .data import Faces, stratified_split
-from .errors import UsageError
-from .models import fuse_batch_norm
-from .optim import compile_model
-from .pipeline import augmenter, eval_dataset, smoothed_onehot, train_dataset
+from .errors import SettingError, UsageError
+from .pipeline import eval_dataset, smoothed_onehot, train_dataset
 from .runfiles import RunFiles, save_model
+from .step import Step, build_step, feeds_arrays
 
 
 @dataclass
@@ -36,35 +35,35 @@ class Result:
     images_per_second: float = 0.0
 
 
+@dataclass
+class Extras:
+    """What a run adds to its recipe and faces (all optional).
+
+    resume: continue from the checkpoint beside `out`; init: start from this saved model's
+    weights (a new schedule); extra_train: (x, y) added to the training part only (e.g.
+    pseudo-labelled faces), y labels (N,) or soft targets (N, 7); train_subset: positions
+    within the training part to train on (validation unchanged); teacher: faces -> class
+    probabilities, asked about the training faces only, its share of each target
+    cfg.distill (knowledge distillation); callbacks: more Keras callbacks; record: more
+    fields for the run record (recipe, overrides, command)."""
+
+    resume: bool = False
+    init: str | None = None
+    extra_train: tuple | None = None
+    train_subset: np.ndarray | None = None
+    teacher: object = None
+    callbacks: tuple = ()
+    record: dict | None = None
+
+
 def split(faces: Faces, cfg: Config):
     """(training, validation) positions of the recipe's stratified split."""
     return stratified_split(faces.labels, cfg.val_size, cfg.seed)
 
 
-def recipe_augmenter(cfg: Config, side: int, in_model: bool = False):
-    """The run's augmentation layers for faces of `side` pixels, or None without augmentation
-    (a crop as large as the face is no crop)."""
-    if not cfg.augment:
-        return None
-    crop = cfg.crop if cfg.crop and cfg.crop < side else 0
-    return augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=in_model,
-                     side=side)
-
-
-def _deterministic_ops() -> None:
-    """Same seed, same result: ask TensorFlow for deterministic kernels (it raises if an op
-    has none). Must run before any op is executed, so it is skipped when that is too late."""
-    import tensorflow as tf
-
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except RuntimeError:
-        pass
-
-
 def _init_from(model, init: str, arch: str) -> None:
     """Start `model` from the weights of the model saved at `init` (same architecture)."""
-    from .cli import load_model
+    from .modelfile import load_model
 
     start = load_model(init)
     try:
@@ -112,13 +111,13 @@ def _restore(trainer, files: RunFiles, cfg: Config, verbose: int) -> int:
     return epoch
 
 
-def _feed(arrays, x_tr, targets, x_va, y_va, cfg: Config, aug, steps: int, initial_epoch: int) -> dict:
+def _feed(step: Step, x_tr, targets, x_va, y_va, cfg: Config, steps: int, initial_epoch: int) -> dict:
     """fit()'s data arguments: a tf.data stream whose order and augmentation are functions of
     (seed, epoch, batch), so resume-exact; or arrays that Keras shuffles (seeded), augmented
     inside the model (not resume-exact)."""
-    if not arrays:
-        return dict(x=train_dataset(x_tr, targets, cfg.batch_size, aug, seed=cfg.seed, first_epoch=initial_epoch,
-                                    epochs=cfg.epochs, mixup=cfg.mixup), steps_per_epoch=steps, shuffle=False,
+    if not step.arrays:
+        return dict(x=train_dataset(x_tr, targets, cfg.batch_size, step.aug, seed=cfg.seed, mixup=cfg.mixup,
+                                    epochs=range(initial_epoch, cfg.epochs)), steps_per_epoch=steps, shuffle=False,
                     validation_data=eval_dataset(x_va, y_va) if len(x_va) else None)
     return dict(x=x_tr.astype(np.float32), y=targets, batch_size=cfg.batch_size, shuffle=True,
                 validation_batch_size=256,
@@ -144,79 +143,51 @@ def _callbacks(model, files: RunFiles, cfg: Config, monitor: str, initial_epoch:
     ]
 
 
-def fit(model_fn, faces: Faces, cfg: Config, out: str, resume: bool = False, init: str | None = None,
-        extra_train: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 1,
-        strategy=None, callbacks: tuple = (), train_subset: np.ndarray | None = None,
-        teacher=None, feed: str = "auto", record: dict | None = None) -> Result:
-    """Train `model_fn()` on `faces` with `cfg`; save the best model to `out` (run files:
-    `ferhw3.runfiles`).
-
-    extra_train: (x, y) added to the training part only (e.g. pseudo-labelled faces), never
-    to validation; y holds labels (N,) or soft targets (N, 7).
-    train_subset: positions within the training part to train on (validation unchanged).
-    teacher: faces -> class probabilities; asked about the training faces only, its share
-    of each target is cfg.distill (knowledge distillation).
-    feed: "tf.data" (batches augmented in a tf.data pipeline, resume-exact), "arrays" (Keras
-    shuffles arrays; the augmentation layers run in a training wrapper on the accelerator),
-    or "auto": tf.data on TensorFlow, arrays on other backends (JAX on a GPU machine).
-    record: more fields for the run record (recipe, overrides, command).
-    A second training with the same `out` is refused while this one runs (RunFiles.lock).
-    """
-    with RunFiles(out).lock():
-        return _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy, callbacks,
-                    train_subset, teacher, feed, record)
-
-
-def _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy, callbacks, train_subset,
-         teacher, feed, record) -> Result:
-    on_tf = keras.backend.backend() == "tensorflow"
-    if feed not in ("auto", "tf.data", "arrays") or (feed == "tf.data" and not on_tf):
-        raise ValueError(f"feed {feed!r}: must be auto, arrays, or tf.data (TensorFlow backend only)")
-    arrays = feed == "arrays" or (feed == "auto" and not on_tf)
-    if arrays and cfg.mixup:
-        raise UsageError(f"mixup={cfg.mixup:g}: mixup runs in the tf.data feed, which needs TensorFlow's backend")
-    keras.utils.set_random_seed(cfg.seed)
-    if on_tf:
-        _deterministic_ops()
-    keras.mixed_precision.set_global_policy(cfg.precision)  # every run: float32 after bf16 stays float32
+def fit(model_fn, faces: Faces, cfg: Config, out: str, extras: Extras | None = None, strategy=None,
+        feed: str = "auto", verbose: int = 1) -> Result:
+    """Train `model_fn()` on `faces` with `cfg` (and what `extras` adds); save the best model
+    to `out` (run files: `ferhw3.runfiles`). feed: see ferhw3.step.feeds_arrays; strategy: a
+    tf.distribute strategy. A second training with the same `out` is refused while this one
+    runs (RunFiles.lock, taken here and only here)."""
+    x = extras or Extras()
     files = RunFiles(out)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with files.lock():
+        return _fit(model_fn, faces, cfg, files, x, strategy, feed, verbose)
 
+
+def _fit(model_fn, faces: Faces, cfg: Config, files: RunFiles, x: Extras, strategy, feed: str, verbose: int) -> Result:
+    out = files.out
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tr, va = split(faces, cfg)
-    tr = tr if train_subset is None else tr[train_subset]
-    x_tr = faces.x[tr] if extra_train is None else np.concatenate([faces.x[tr], extra_train[0]])
+    tr = tr if x.train_subset is None else tr[x.train_subset]
+    x_tr = faces.x[tr] if x.extra_train is None else np.concatenate([faces.x[tr], x.extra_train[0]])
     x_va, y_va = faces.x[va], faces.labels[va]
     if len(x_tr) < cfg.batch_size:
-        raise ValueError(f"batch size {cfg.batch_size} is larger than the {len(x_tr)} training faces")
-    # arrays end each epoch with a partial batch; the tf.data stream drops it
-    steps = math.ceil(len(x_tr) / cfg.batch_size) if arrays else len(x_tr) // cfg.batch_size
-
+        raise SettingError("", "batch_size", cfg.batch_size, f"is larger than the {len(x_tr)} training faces")
+    try:
+        arrays = feeds_arrays(feed)
+        # arrays end each epoch with a partial batch; the tf.data stream drops it
+        steps = math.ceil(len(x_tr) / cfg.batch_size) if arrays else len(x_tr) // cfg.batch_size
+        step = build_step(model_fn, cfg, faces.x.shape[1], steps, feed, strategy,
+                          start=(lambda m: _init_from(m, x.init, cfg.arch)) if x.init else None)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     initial_epoch = 0
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = model_fn()
-        if on_tf and cfg.fused_bn:
-            fuse_batch_norm(model)
-        if init:
-            _init_from(model, init, cfg.arch)
-        aug = recipe_augmenter(cfg, faces.x.shape[1], in_model=arrays)
-        # fed arrays, fit() trains the augmentation layers then the model (they pass faces through
-        # unchanged outside training); the saved models are always `model` itself
-        trainer = model if not arrays or aug is None else keras.Sequential(
-            [keras.Input(faces.x.shape[1:], name="face"), aug, model], name="augment_then_model")
-        compile_model(trainer, cfg, steps)
-        if resume and files.has_checkpoint():
-            initial_epoch = _restore(trainer, files, cfg, verbose)
-    targets = _targets(faces.labels[tr], extra_train, teacher, x_tr, cfg.distill, cfg.label_smoothing, verbose)
+    if x.resume and files.has_checkpoint():
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            initial_epoch = _restore(step.trainer, files, cfg, verbose)
+    model, trainer = step.model, step.trainer
+    targets = _targets(faces.labels[tr], x.extra_train, x.teacher, x_tr, cfg.distill, cfg.label_smoothing, verbose)
 
-    data = _feed(arrays, x_tr, targets, x_va, y_va, cfg, aug, steps, initial_epoch)
+    data = _feed(step, x_tr, targets, x_va, y_va, cfg, steps, initial_epoch)
     monitor = "val_accuracy" if len(va) else "accuracy"
-    callbacks = _callbacks(model, files, cfg, monitor, initial_epoch, on_tf, verbose) + list(callbacks)
+    callbacks = _callbacks(model, files, cfg, monitor, initial_epoch, step.on_tf, verbose) + list(x.callbacks)
     start, history = time.time(), {}
     with stop_on_ctrl_c(trainer, files):
         if cfg.epochs > initial_epoch:
             history = trainer.fit(**data, epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                                   verbose=verbose).history
-        elif not (resume and os.path.exists(out)):  # nothing to train (--epochs 0 --init M): M as it is
+        elif not (x.resume and os.path.exists(out)):  # nothing to train (--epochs 0 --init M): M as it is
             with files.saving("the model"):           # (a finished run resumed keeps its best model)
                 save_model(model, out)
     seconds = time.time() - start
@@ -227,7 +198,7 @@ def _fit(model_fn, faces, cfg, out, resume, init, extra_train, verbose, strategy
     val_acc = float(np.mean(best.predict(x_va.astype(np.float32), batch_size=256, verbose=0).argmax(1) == y_va)) \
         if len(va) else float("nan")
     epochs_run = len(history.get("loss", [])) + initial_epoch
-    files.write_record({**(record or {}), "command": " ".join(sys.argv), "config": cfg.to_dict(), "init": init,
+    files.write_record({**(x.record or {}), "command": " ".join(sys.argv), "config": cfg.to_dict(), "init": x.init,
                         "n_faces": len(faces), "n_train": len(x_tr), "n_val": len(x_va), "val_accuracy": val_acc,
                         "epochs_run": epochs_run, "seconds_this_run": round(seconds, 1)})
     speed = steps * cfg.batch_size * (epochs_run - initial_epoch) / max(seconds, 1e-9)

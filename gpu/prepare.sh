@@ -3,7 +3,7 @@
 # gpu/run.sh from a copy of this repository whose size is limited (64 MiB by default):
 #   bash gpu/prepare.sh TRAIN_CSV [LIMIT_MIB]
 # - .whl/: the keras wheel and the two of its needs that such a machine lacks (Python 3.12),
-# - .gpu/train.faces.npz: the labelled faces packed as WebP mosaics (python -m ferhw3.pack),
+# - .gpu/train.faces.npz: the labelled faces packed as WebP mosaics (python -m ferhw3 pack),
 #   lossless if that fits in what the limit leaves after the tracked files and the wheels,
 #   else at the highest quality that fits (it prints which).
 # Both folders are ignored by git and travel only when named (carry: .whl, .gpu).
@@ -21,5 +21,5 @@ tracked=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb
 wheels=$(du -cb .whl/*.whl | tail -1 | cut -f1)
 room=$("$PY" -c "print(f'{$LIMIT - ($tracked + $wheels) / 2**20 - 1.5:.1f}')")  # 1.5 MiB to spare
 echo "files that travel $((tracked / 1048576)) MiB, wheels $((wheels / 1048576)) MiB: $room MiB left for the faces"
-"$PY" -m ferhw3.pack "$TRAIN" .gpu/train.faces.npz --max-mib "$room"
+"$PY" -m ferhw3 pack "$TRAIN" .gpu/train.faces.npz --max-mib "$room"
 echo "DONE gpu/prepare.sh: carry .whl and .gpu; on the GPU machine run: bash gpu/run.sh"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import csv_text, random_faces, write_csv
-from ferhw3.data import DataError, load_csv, stratified_split, write_csv_atomic
+from ferhw3.data import DataError, load_csv, stratified_split
+from ferhw3.outputs import write_csv_atomic
 
 
 @pytest.mark.parametrize("variant", [

@@ -13,7 +13,7 @@ from ferhw3.data import Faces
 from ferhw3.models import build_cnn
 from ferhw3.pipeline import smoothed_onehot, train_dataset
 from ferhw3.config import Config
-from ferhw3.train import fit, split
+from ferhw3.train import Extras, fit, split
 
 
 def test_targets_are_smoothed_labels_or_given_probabilities():
@@ -23,7 +23,7 @@ def test_targets_are_smoothed_labels_or_given_probabilities():
     soft = np.random.default_rng(0).dirichlet(np.ones(7), n).astype(np.float32)
     for given, expected in ((y, smoothed_onehot(y, 0.1)), (soft, soft)):
         seen = []
-        for images, targets in train_dataset(x, given, 8, None, label_smoothing=0.1, epochs=1):
+        for images, targets in train_dataset(x, given, 8, None, label_smoothing=0.1):
             rows = images.numpy()[:, 0, 0, 0].astype(int)
             np.testing.assert_allclose(targets.numpy(), expected[rows], atol=1e-6)
             seen += rows.tolist()
@@ -42,7 +42,7 @@ def test_teacher_sees_training_faces_only(tmp_path):
         asked.append(batch[:, 0, 0, 0].astype(int))
         return np.full((len(batch), 7), 1 / 7, np.float32)
 
-    res = fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "s.h5"), verbose=0, teacher=teacher)
+    res = fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "s.h5"), Extras(teacher=teacher), verbose=0)
     tr, va = split(faces, cfg)
     rows = np.concatenate(asked)
     assert sorted(rows.tolist()) == sorted(tr.tolist()) and not set(rows) & set(va.tolist())

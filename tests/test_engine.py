@@ -68,7 +68,7 @@ def test_the_engine_can_be_turned_off_and_export_writes_an_ir(tmp_path, monkeypa
     path, _ = trained_like_model
     monkeypatch.setenv("FERHW3_ENGINE", "keras")
     assert engine.engine_name() == "keras" and engine.load_predictor(path).engine == "keras"
-    r = subprocess.run([sys.executable, "-m", "ferhw3.export", path, str(tmp_path / "ir")], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "ferhw3", "export", path, str(tmp_path / "ir")], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     model = openvino.Core().read_model(str(tmp_path / "ir" / "m.xml"))

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import ROOT, SHARED
 from ferhw3 import manifest, recipes
 
 
@@ -40,7 +40,8 @@ def test_every_shipped_file_is_listed_with_its_size_hash_and_recipe():
         assert all(entries[f]["trained_on_validation_faces"] for f in m["roles"][role]["models"]), role
     for role in ("analysis", "dnn"):
         assert not any(entries[f]["trained_on_validation_faces"] for f in m["roles"][role]["models"]), role
-    assert set(recipes.ENSEMBLE) == {f"models/{f}" for f in m["roles"]["ensemble"]["models"]}
+    assert set(recipes.RECIPES["distil-ensemble"].settings["teachers"]) == \
+        {f"models/{f}" for f in m["roles"]["ensemble"]["models"]}
 
 
 def test_shipped_models_are_float16_and_load_as_float32_networks():
@@ -77,3 +78,39 @@ def test_recorded_validation_accuracy_is_what_the_shipped_file_scores():
         assert round(accuracy([model], x, y), 4) == e["val_accuracy"], name
         assert round(accuracy([model], x, y, tta="center" if "center" in e["val_accuracy_tta"] else "flip"), 4) \
             == e["val_accuracy_tta"].get("center", e["val_accuracy_tta"].get("flip")), name
+
+
+def _readme_table(heading_row: str) -> list[list[str]]:
+    """The rows (cells stripped) of README.md's table whose header row starts with `heading_row`."""
+    lines = open(os.path.join(ROOT, "README.md")).read().splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(heading_row))
+    rows = []
+    for ln in lines[start + 2:]:
+        if not ln.startswith("|"):
+            break
+        rows.append([c.strip() for c in ln.strip("|").split("|")])
+    return rows
+
+
+def test_readme_tables_say_what_the_manifest_records():
+    """README's shipped-models table and recipe table against models/manifest.json, the one
+    record of the shipped models' figures: every shipped file listed with its recipe, its
+    (twin's) validation accuracy and its roles; every recipe with a split-trained model
+    quoting that model's accuracy and training minutes."""
+    m = manifest.load()
+    entries = {e["file"]: e for e in m["models"]}
+    rows = _readme_table("| file | recipe | val (twin) | roles |")
+    assert {r[0].strip("`") for r in rows} == set(entries)
+    for file, recipe, val, roles in rows:
+        e = entries[file.strip("`")]
+        assert recipe.split("`")[1] == e["recipe"], file
+        measured = e["val_accuracy"] if e["val_accuracy"] is not None else e["twin"]["val_accuracy"]
+        assert float(val) == pytest.approx(measured, abs=5e-5), file
+        held = sorted(name for name, role in m["roles"].items() if e["file"] in role["models"])
+        assert sorted(r.strip() for r in roles.split(",")) == held, file
+    recipe_rows = {r[0].strip("`"): r[-1] for r in _readme_table("| recipe | purpose |")}
+    assert set(recipe_rows) == set(recipes.RECIPES)
+    split_trained = [e for e in m["split_models"] + m["models"] if e.get("val_accuracy") is not None]
+    for e in split_trained:
+        said = recipe_rows[e["recipe"]]
+        assert f"{e['val_accuracy']:.4f}" in said and f"{e['training_minutes']:g} min" in said, (e["file"], said)

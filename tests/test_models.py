@@ -49,7 +49,7 @@ def test_dropout_scale_changes_rates_not_weights():
 def test_halved_h5_loads_as_float32_and_predicts_nearly_the_same(tmp_path):
     import keras
 
-    from ferhw3.compact import halve_h5, main
+    from ferhw3.compact import halve_h5
 
     m = build_cnn("vgg-bn")
     # trained-looking batch-norm statistics, so the check is not only about fresh weights
@@ -70,8 +70,16 @@ def test_halved_h5_loads_as_float32_and_predicts_nearly_the_same(tmp_path):
 
     bad = tmp_path / "not_a_model.h5"
     bad.write_text("hello")
-    assert main([str(bad), str(tmp_path / "out.h5")]) == 1
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "ferhw3", "compact", str(bad), str(tmp_path / "out.h5")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith(f"error: {bad}") and len(r.stderr.splitlines()) == 1, r.stderr
     assert not (tmp_path / "out.h5").exists() and len(list(tmp_path.glob("*.h5"))) == 3
+    r = subprocess.run([sys.executable, "-m", "ferhw3", "compact", str(src), str(tmp_path / "again.h5")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "DONE" in r.stdout and (tmp_path / "again.h5").exists(), r.stderr
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])

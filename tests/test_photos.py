@@ -14,6 +14,7 @@ from conftest import ROOT
 cv2 = pytest.importorskip("cv2")
 from ferhw3 import photos  # noqa: E402
 from ferhw3.data import CLASS_NAMES, load_faces  # noqa: E402
+from ferhw3.outputs import FACE_COLUMNS  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "data", "sample_test.csv.gz")  # the demo's 200 test faces
 
@@ -135,7 +136,7 @@ def test_predict_detect_writes_one_row_per_face_and_annotated_copies(tmp_path, p
     assert "empty.png: no face found" in r.stderr
     assert "2 faces in 2 pictures (1 without a face)" in r.stdout
     rows = pd.read_csv(out, keep_default_na=False)
-    assert list(rows.columns) == list(photos.COLUMNS)
+    assert list(rows.columns) == list(FACE_COLUMNS)
     assert rows["file"].tolist() == ["empty.png", "two, faces.png", "two, faces.png"]
     empty, faces = rows.iloc[0], rows.iloc[1:]
     assert empty["face"] == "" and empty["x"] == "" and empty["emotion"] == ""

@@ -93,9 +93,9 @@ def test_mixup_blends_faces_and_targets_alike_and_repeats_from_its_seed():
     from ferhw3.pipeline import train_dataset
 
     x, y = random_faces(64, seed=2)
-    plain = [a for a in train_dataset(x, y, 16, None, seed=0, epochs=1)]
-    mixed = [a for a in train_dataset(x, y, 16, None, seed=0, epochs=1, mixup=0.4)]
-    again = [a for a in train_dataset(x, y, 16, None, seed=0, epochs=1, mixup=0.4)]
+    plain = [a for a in train_dataset(x, y, 16, None, seed=0)]
+    mixed = [a for a in train_dataset(x, y, 16, None, seed=0, mixup=0.4)]
+    again = [a for a in train_dataset(x, y, 16, None, seed=0, mixup=0.4)]
     for (xp, tp), (xm, tm), (xa, ta) in zip(plain, mixed, again):
         xp, tp, xm, tm = xp.numpy(), tp.numpy(), xm.numpy(), tm.numpy()
         np.testing.assert_array_equal(xm, xa.numpy())

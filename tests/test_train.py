@@ -12,7 +12,7 @@ from ferhw3.predict import predict_proba
 from ferhw3.callbacks import ResumableEarlyStopping
 from ferhw3.config import Config
 from ferhw3.optim import WarmupCosine
-from ferhw3.train import fit
+from ferhw3.train import Extras, fit
 
 
 def tiny_config(**kw):
@@ -56,7 +56,7 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
     orig = T.ResumableCheckpoint
     T.ResumableCheckpoint = lambda stem, cfg: _Both(orig(stem, cfg), Spy())
     try:
-        res = fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=3), out, resume=True, verbose=0)
+        res = fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=3), out, Extras(resume=True), verbose=0)
     finally:
         T.ResumableCheckpoint = orig
     assert seen["optimizer"] == "SGD" and seen["step"] == 2 * (56 // 16)
@@ -81,9 +81,9 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_train):
             self.model.stop_training = epoch == 1
 
     full = fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "a.h5"), verbose=0)
-    fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "b.h5"), verbose=0, callbacks=(StopAfterTwo(),))
+    fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "b.h5"), Extras(callbacks=(StopAfterTwo(),)), verbose=0)
     assert json.load(open(tmp_path / "b.last.json"))["epoch"] == 2
-    resumed = fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "b.h5"), resume=True, verbose=0)
+    resumed = fit(lambda: build_cnn("vgg-bn"), faces, cfg, str(tmp_path / "b.h5"), Extras(resume=True), verbose=0)
     assert resumed.epochs_run == 4
     a = keras.models.load_model(tmp_path / "a.last.keras", compile=False).get_weights()
     b = keras.models.load_model(tmp_path / "b.last.keras", compile=False).get_weights()
@@ -108,7 +108,7 @@ def test_training_batches_depend_on_seed_epoch_and_batch_only():
     x, y = rng.integers(0, 256, (70, 48, 48, 1), dtype=np.uint8), rng.integers(0, 7, 70)
 
     def batches(first, seed=0):
-        ds = train_dataset(x, y, 16, augmenter(40, seed=seed), seed=seed, first_epoch=first, epochs=3)
+        ds = train_dataset(x, y, 16, augmenter(40, seed=seed), seed=seed, epochs=range(first, 3))
         return [b[0].numpy() for b in ds]
 
     a, resumed, again, other = batches(0), batches(2), batches(0), batches(0, seed=5)
@@ -315,17 +315,63 @@ def test_a_resumed_budget_run_keeps_its_epochs_and_what_is_left_of_its_budget(tm
 
 
 @pytest.mark.parametrize("fused", [True, False])
-def test_the_budget_probe_times_the_step_the_run_takes(monkeypatch, fused):
-    """With fused_bn the probe's model has its batch norms fused, as the run's model has."""
-    from ferhw3 import budget, models
+def test_the_budget_probe_the_run_and_the_mean_teacher_build_one_step(monkeypatch, tmp_path, fused):
+    """The speed probe, fit() and the mean teacher all train what ferhw3.step.build_step makes:
+    with fused_bn their models have their batch norms fused, without it none."""
+    from ferhw3 import budget, meanteacher, models, step
     from ferhw3.config import Config
     from conftest import random_faces
     from ferhw3.data import Faces
 
-    calls = []
-    real = models.fuse_batch_norm
-    monkeypatch.setattr(models, "fuse_batch_norm", lambda m: calls.append(m.name) or real(m))
+    calls, built = [], []
+    real_fuse, real_build = step.fuse_batch_norm, step.build_step
+    monkeypatch.setattr(step, "fuse_batch_norm", lambda m: calls.append(m.name) or real_fuse(m))
+    for module in (budget, meanteacher):
+        monkeypatch.setattr(module, "build_step", lambda *a, **k: built.append(1) or real_build(*a, **k))
+    import ferhw3.train as T
+
+    monkeypatch.setattr(T, "build_step", lambda *a, **k: built.append(1) or real_build(*a, **k))
     x, y = random_faces(70)
-    cfg = Config(arch="vgg-bn", batch_size=16, val_size=14, fused_bn=fused)
-    speed = budget.training_speed(lambda: models.build_cnn("vgg-bn"), Faces(x=x, labels=y), cfg, steps=2, warmup=1)
+    faces = Faces(x=x, labels=y)
+    cfg = Config(arch="vgg-bn", batch_size=16, val_size=14, fused_bn=fused, epochs=1)
+    build = lambda: models.build_cnn("vgg-bn")  # noqa: E731
+    speed = budget.training_speed(build, faces, cfg, steps=2, warmup=1)
     assert speed > 0 and calls == (["vgg_bn"] if fused else [])
+    fit(build, faces, cfg, str(tmp_path / "m.h5"), verbose=0)
+    assert calls == (["vgg_bn"] * 2 if fused else [])
+    meanteacher.mean_teacher(build, faces, Config(**{**cfg.__dict__, "mean_teacher": 1.0}), x[:32],
+                             str(tmp_path / "m.h5"), str(tmp_path / "mt.h5"), steps=3)
+    assert calls == (["vgg_bn"] * 3 if fused else []) and len(built) == 3
+
+
+# The run files as the code before the one training step wrote them (ferhw3.runfiles):
+# STEM.last.json held these config fields; runs begun then resume now.
+OLD_CONFIG_FIELDS = ["arch", "epochs", "minutes", "max_epochs", "batch_size", "val_size", "seed", "optimizer", "lr",
+                     "schedule", "warmup_epochs", "weight_decay", "label_smoothing", "patience", "precision",
+                     "fused_bn", "dropout", "augment", "crop", "rotation", "zoom", "shift", "erase", "teachers",
+                     "distill", "unlabelled", "self_train", "threshold", "rounds", "self_train_epochs", "cap", "soft",
+                     "agree", "mean_teacher", "extra"]
+
+
+def test_a_run_begun_with_the_earlier_run_format_resumes(tmp_path, tiny_train):
+    path, _, _ = tiny_train
+    faces = load_csv(path)
+    out = str(tmp_path / "old.h5")
+    cfg = tiny_config(epochs=1)
+    fit(lambda: build_cnn("vgg-bn"), faces, cfg, out, verbose=0)
+    state = json.load(open(tmp_path / "old.last.json"))
+    state["config"] = {k: state["config"][k] for k in OLD_CONFIG_FIELDS}  # no field added since
+    (tmp_path / "old.last.json").write_text(json.dumps(state, indent=1))
+    os.unlink(tmp_path / "old.config.json")  # stopped before its record was written
+    assert list(pd.read_csv(tmp_path / "old.history.csv").columns) == ["epoch", "accuracy", "loss", "minutes",
+                                                                        "val_accuracy", "val_loss"]
+    seen = {}
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["step"] = int(self.model.optimizer.iterations.numpy())
+
+    res = fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=3), out,
+              Extras(resume=True, callbacks=(Spy(),)), verbose=0)
+    assert seen["step"] == 56 // 16 and res.epochs_run == 3
+    assert list(pd.read_csv(tmp_path / "old.history.csv")["epoch"]) == [0, 1, 2]

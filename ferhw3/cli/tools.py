@@ -1,0 +1,64 @@
+"""The small tools' command lines: `python -m ferhw3 compact | pack | export ...`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from . import UsageError
+from ..errors import DataError
+
+
+def compact(argv) -> None:
+    """compact MODEL.h5 [OUT.h5]: float16 weights (in place without OUT)."""
+    from ..compact import halve_h5
+
+    p = argparse.ArgumentParser(prog="python -m ferhw3 compact", description="store a .h5 model's weights as "
+                                "float16 (ferhw3/compact.py says why)")
+    p.add_argument("model")
+    p.add_argument("out", nargs="?", help="the half-size copy (default: in place)")
+    args = p.parse_args(argv)
+    dst = args.out or args.model
+    try:
+        before = os.path.getsize(args.model)
+        n = halve_h5(args.model, dst)
+    except ValueError as e:
+        raise DataError(str(e)) from None
+    except OSError as e:
+        raise DataError(f"{args.model}: {str(e).splitlines()[0]}") from None
+    print(f"DONE {dst}: {n} weight arrays as float16, {before / 2**20:.1f} -> {os.path.getsize(dst) / 2**20:.1f} MiB")
+
+
+def pack(argv) -> None:
+    """pack FACES OUT.npz [--max-mib M] [--quality Q]: faces as WebP mosaics."""
+    from ..data import load_faces
+    from ..pack import is_pack, pack as write_pack
+
+    p = argparse.ArgumentParser(prog="python -m ferhw3 pack", description="faces packed as WebP mosaics in one .npz "
+                                "(ferhw3/pack.py says why)")
+    p.add_argument("faces", help="a CSV (label,feature or id,feature), an image folder, or a pack")
+    p.add_argument("out", help="the pack to write (.npz)")
+    p.add_argument("--max-mib", type=float, default=0.0, help="the most the pack may take (0: lossless)")
+    p.add_argument("--quality", type=int, help="WebP quality 1-100 instead of the largest that fits")
+    args = p.parse_args(argv)
+    if not is_pack(args.out):
+        raise DataError(f"{args.out}: a pack's name ends in .npz")
+    faces = load_faces(args.faces)
+    got = write_pack(faces, args.out, args.max_mib, args.quality)
+    print(f"DONE pack: {len(faces):,} faces -> {args.out}, {got['bytes'] / 2 ** 20:.1f} MiB, "
+          f"{'lossless' if got['quality'] == 'lossless' else 'WebP quality %s' % got['quality']}, "
+          f"mean error {got['mean_abs_error']:.2f} grey levels")
+
+
+def export(argv) -> None:
+    """export MODEL.h5 OUT_DIR: the model as OpenVINO IR."""
+    from ..export import export as write_ir
+
+    if len(argv) != 2 or argv[0].startswith("-"):
+        raise UsageError("usage: python -m ferhw3 export MODEL.h5 OUT_DIR")
+    for path in write_ir(*argv):
+        print(f"wrote {path}")
+    print(f"DONE export {argv[0]} -> {argv[1]} (OpenVINO IR)")
+
+
+TOOLS = {"compact": compact, "pack": pack, "export": export}

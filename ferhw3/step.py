@@ -1,0 +1,89 @@
+"""The training step, built in one place: the network of a config at its precision, batch
+norm in TensorFlow's fused kernel, the augmentation where the feed wants it, the optimiser
+and loss. `fit`, the budget's speed probe and the mean teacher all train what `build_step`
+returns, so a setting added to the step reaches all three."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import keras
+
+from .config import Config
+from .models import fuse_batch_norm
+from .optim import compile_model
+from .pipeline import augmenter
+
+FEEDS = ("auto", "tf.data", "arrays")
+
+
+@dataclass
+class Step:
+    model: keras.Model    # the classifier: what is validated and saved
+    trainer: keras.Model  # what fit() trains: the classifier, or the augmentation then it (fed arrays)
+    aug: object           # the augmentation for a tf.data stream (None: none, or inside `trainer`)
+    arrays: bool          # fed arrays that Keras shuffles, not a tf.data stream
+    on_tf: bool           # on TensorFlow's backend
+
+
+def recipe_augmenter(cfg: Config, side: int, in_model: bool = False):
+    """The run's augmentation layers for faces of `side` pixels, or None without augmentation
+    (a crop as large as the face is no crop)."""
+    if not cfg.augment:
+        return None
+    crop = cfg.crop if cfg.crop and cfg.crop < side else 0
+    return augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=in_model,
+                     side=side)
+
+
+def feeds_arrays(feed: str) -> bool:
+    """Whether a run with `feed` trains from arrays: "tf.data" (batches augmented in a tf.data
+    pipeline, resume-exact; TensorFlow only), "arrays" (the augmentation runs inside the
+    trained model, on the accelerator), or "auto": tf.data on TensorFlow, arrays elsewhere."""
+    on_tf = keras.backend.backend() == "tensorflow"
+    if feed not in FEEDS or (feed == "tf.data" and not on_tf):
+        raise ValueError(f"feed {feed!r}: must be auto, arrays, or tf.data (TensorFlow backend only)")
+    return feed == "arrays" or (feed == "auto" and not on_tf)
+
+
+def _deterministic_ops() -> None:
+    """Same seed, same result: ask TensorFlow for deterministic kernels (it raises if an op
+    has none). Must run before any op is executed, so it is skipped when that is too late."""
+    import tensorflow as tf
+
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except RuntimeError:
+        pass
+
+
+def build_step(model_fn, cfg: Config, side: int, steps_per_epoch: int, feed: str = "auto", strategy=None,
+               start=None, compiled: bool = True) -> Step:
+    """The training step of `cfg` for faces of `side` pixels: seeds, precision (every run
+    sets it: a float32 run after a bfloat16 one stays float32), the model `model_fn()` builds
+    (in `strategy`'s scope when given), its batch norms fused on TensorFlow (cfg.fused_bn),
+    `start(model)` called on it (weights to begin from), the augmentation, and with `compiled`
+    the optimiser and loss of cfg over `steps_per_epoch` steps an epoch."""
+    arrays = feeds_arrays(feed)
+    on_tf = keras.backend.backend() == "tensorflow"
+    if arrays and cfg.mixup:
+        raise ValueError(f"mixup={cfg.mixup:g}: mixup runs in the tf.data feed, which needs TensorFlow's backend")
+    keras.utils.set_random_seed(cfg.seed)
+    if on_tf:
+        _deterministic_ops()
+    keras.mixed_precision.set_global_policy(cfg.precision)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = model_fn()
+        if on_tf and cfg.fused_bn:
+            fuse_batch_norm(model)
+        if start is not None:
+            start(model)
+        aug = recipe_augmenter(cfg, side, in_model=arrays)
+        # fed arrays, fit() trains the augmentation layers then the model (they pass faces through
+        # unchanged outside training); the saved models are always `model` itself
+        trainer = model if not arrays or aug is None else keras.Sequential(
+            [keras.Input((side, side, 1), name="face"), aug, model], name="augment_then_model")
+        if compiled:
+            compile_model(trainer, cfg, steps_per_epoch)
+    return Step(model, trainer, None if arrays else aug, arrays, on_tf)
