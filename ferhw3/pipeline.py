@@ -97,7 +97,8 @@ def mix_batch(images, targets, alpha: float, seed: int, counter):
     lam = g1 / tf.maximum(g1 + g2, 1e-12)
     lam = tf.maximum(lam, 1.0 - lam)
     partner = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed + 9, s]))
-    mixed = lam[:, :, None, None] * images + (1.0 - lam[:, :, None, None]) * tf.gather(images, partner)
+    w = tf.cast(lam[:, :, None, None], images.dtype)  # augmentation under mixed_bfloat16 gives bfloat16 faces
+    mixed = w * images + (1.0 - w) * tf.gather(images, partner)
     return mixed, lam * targets + (1.0 - lam) * tf.gather(targets, partner)
 
 

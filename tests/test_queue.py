@@ -117,3 +117,20 @@ def test_mixup_blends_faces_and_targets_alike_and_repeats_from_its_seed():
             lams.append(lam)
         assert min(lams) < 0.99  # some faces are really blended
     assert not np.array_equal(mixed[0][0].numpy(), plain[0][0].numpy())
+
+
+def test_mixup_takes_bfloat16_faces_from_the_augmentation():
+    """Under mixed_bfloat16 Keras's augmentation layers give bfloat16 faces: mixup blends
+    them in their own precision, the targets in float32."""
+    import keras
+
+    from ferhw3.pipeline import augmenter, train_dataset
+
+    x, y = random_faces(32, seed=4)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        images, targets = next(iter(train_dataset(x, y, 16, augmenter(40, erase=0.5), mixup=0.4)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert images.shape == (16, 40, 40, 1) and targets.dtype == "float32"
+    np.testing.assert_allclose(targets.numpy().sum(1), 1.0, rtol=1e-5)
