@@ -71,7 +71,7 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=0, metavar="N", help="first N faces only (quick checks)")
     args = p.parse_args(argv)
     if args.status and not args.queue:
-        p.error("--status goes with --queue FILE")
+        p.error("--status goes with --queue FILE (and --out, where finished members are)")
     if not args.status and (not args.faces or not args.out):
         p.error("the faces and --out are required (or --queue FILE --status)")
     if args.parallel < 1:
@@ -179,15 +179,16 @@ def run_queue(args) -> int:
         os.nice(19 - os.nice(0))  # the lowest priority: other work takes the CPU when it wants it
     todo, running, failed, elsewhere = [], {}, [], {}
     for m in queue:
+        if mq.progress(args.work, m, args.out)["status"] == "done":  # its record is in OUT
+            say(f"{m.name}: done, in {args.out}")
+            continue
         row = mq.progress(args.work, m)
         if row["status"] == "running":  # a train_cnn.py started by hand on the same files: wait for it
             elsewhere[m.name] = m
             say(f"{m.name}: process {row['pid']} is training it; the queue takes it over when that ends")
             todo.append(m)
-        elif row["status"] == "done":
-            if not mq.collected(args.work, m, args.out):
-                mq.collect(args.work, m, args.out)
-            say(f"{m.name}: done before, in {args.out}")
+        elif row["status"] == "done":  # finished while no queue watched it
+            say(f"{m.name}: done before -> {mq.collect(args.work, m, args.out)}")
         else:
             todo.append(m)
     say(f"queue {args.queue}: {len(queue) - len(todo)} of {len(queue)} members done, {len(todo)} to train "
@@ -230,8 +231,7 @@ def run_queue(args) -> int:
                 log.close()
                 del running[name]
                 if proc.returncode == 0 and mq.progress(args.work, m)["status"] == "done":
-                    say(f"{m.name}: finished, {mq.progress_line(mq.progress(args.work, m)).split(None, 2)[2]} -> "
-                        f"{mq.collect(args.work, m, args.out)}")
+                    say(f"{m.name}: finished -> {mq.collect(args.work, m, args.out)}")
                 else:
                     failed.append(m.name)
                     say(f"{m.name}: failed (exit {proc.returncode}): {_last_line(log.name)}")
@@ -265,7 +265,7 @@ def queue_main(args) -> None:
     lock = os.path.join(args.work, "queue.lock")
     if args.status:
         members = read_queue(args.queue)
-        print(status_table(args.work, members))
+        print(status_table(args.work, members, args.out))
         holder = open(lock).read().strip() if os.path.exists(lock) else ""
         print(f"queue running in {args.work} (process {holder})" if holder else f"no queue running in {args.work}")
         return

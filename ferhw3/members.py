@@ -95,15 +95,18 @@ def _holder(lock_path: str) -> int | None:
         return None
 
 
-def progress(work: str, member: Member) -> dict:
+def progress(work: str, member: Member, out: str | None = None) -> dict:
     """Where a member stands, read from its files: status (done, running, stopped: a
     checkpoint to resume, waiting: not begun), epochs done and planned, last and best
     validation accuracy, training minutes so far, and the minutes its remaining epochs need
-    at the pace of its last epochs."""
-    files = RunFiles(model_of(work, member))
+    at the pace of its last epochs. A member whose run record is in `out` (collected, and
+    committed with the models) is done, whatever `work` holds: a new machine starts
+    without it."""
+    shipped = out is not None and os.path.exists(RunFiles(os.path.join(out, member.name + ".h5")).config_path)
+    files = RunFiles(os.path.join(out, member.name + ".h5") if shipped else model_of(work, member))
     record, state, history = files.record(), files.state(), files.read_history()
-    done = record is not None and os.path.exists(files.out)
-    running = _holder(files.lock_path)
+    done = record is not None and (shipped or os.path.exists(files.out))
+    running = None if shipped else _holder(files.lock_path)
     epochs = (state or {}).get("config", {}).get("epochs") or (record or {}).get("config", {}).get("epochs")
     row = dict(name=member.name, recipe=member.recipe, status="done" if done else "running" if running else
                "stopped" if state else "waiting", pid=running, epoch=0, epochs=epochs, val=None, best=None,
@@ -140,9 +143,9 @@ def progress_line(row: dict) -> str:
             f"{row['minutes']:.0f} min{left}{who}")
 
 
-def status_table(work: str, members: list[Member]) -> str:
+def status_table(work: str, members: list[Member], out: str | None = None) -> str:
     """Every member's progress line, then what the queue still needs."""
-    rows = [progress(work, m) for m in members]
+    rows = [progress(work, m, out) for m in members]
     lines = [progress_line(r) for r in rows]
     pending = [r for r in rows if r["status"] != "done"]
     known = [r["left"] for r in pending if r["left"] is not None]
@@ -166,13 +169,6 @@ def collect(work: str, member: Member, out: str) -> str:
         if os.path.exists(src):
             copy_file(src, to)
     return dst.out
-
-
-def collected(work: str, member: Member, out: str) -> bool:
-    """Whether `out` holds this member's float16 copy of its finished run."""
-    mine, theirs = read_json(RunFiles(model_of(work, member)).config_path), \
-        read_json(RunFiles(os.path.join(out, member.name + ".h5")).config_path)
-    return mine is not None and mine == theirs and os.path.exists(os.path.join(out, member.name + ".h5"))
 
 
 def stamp() -> str:

@@ -84,6 +84,10 @@ def test_the_queue_trains_in_order_resumes_skips_and_refuses_a_second_start(tmp_
     assert status.returncode == 0 and "2 of 2 members done" in status.stdout and "no queue running" in status.stdout
     assert "first                    done     epoch 2/2" in status.stdout
 
+    # a new machine has no work folder: the records in OUT say the members are done
+    fresh = run(["--queue", q, "--work", str(tmp_path / "new"), "--out", str(out), "--status"])
+    assert fresh.returncode == 0 and "2 of 2 members done" in fresh.stdout, fresh.stdout
+
     again = run([train, "--queue", q, "--work", str(work), "--out", str(out), "--poll", "0.5"])
     assert again.returncode == 0 and "2 of 2 members done, 0 to train" in again.stdout
     assert "started" not in again.stdout.split("members done, 0 to train")[1]
