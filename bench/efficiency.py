@@ -76,7 +76,8 @@ def main():
     import openvino as ov
     import tensorflow as tf
 
-    from ferhw3 import engine, manifest, recipes
+    from ferhw3 import manifest, recipes
+    from ferhw3.infer import engine
     from ferhw3.config import make_config
     from ferhw3.models import build_cnn
     from ferhw3.optim import compile_model

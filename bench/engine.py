@@ -33,7 +33,8 @@ def main():
     import keras
     import numpy as np
 
-    from ferhw3 import engine, manifest
+    from ferhw3 import manifest
+    from ferhw3.infer import engine
     from ferhw3.data import load_faces
     from ferhw3.evaluate import SeenFaces, validation_faces
     from ferhw3.predict import check_tta, predict_proba

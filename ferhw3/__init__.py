@@ -4,9 +4,14 @@ Modules, one job each: data (reading faces), models (architectures), recipes and
 (what a run trains), step (the training step: model, precision, augmentation, optimiser),
 train (fit), callbacks, budget, optim, runfiles (a run's files), members (the queue),
 distill, selftrain, meanteacher, predict, outputs (every prediction file), modelfile
-(loading a model), engine (OpenVINO or Keras), export, evaluate, manifest (the shipped
-models), explain (figures), errors; cli, the command-line layer on top (argument parsing,
-messages, exit codes), used by the scripts and `python -m ferhw3`.
+(loading a model), export, evaluate, manifest (the shipped models), explain (figures),
+errors; infer, the prediction engines (h5graph: an .h5 built into OpenVINO without
+TensorFlow; engine: OpenVINO or Keras); serve, the HTTP service and its page (FastAPI, the
+`serve` extra); cli, the command-line layer on top (argument
+parsing, messages, exit codes): every `ferhw3` command, and the scripts' code.
+
+The base install (prediction) has numpy, h5py, Pillow, OpenCV and OpenVINO only: nothing on
+the prediction path imports TensorFlow, Keras, pandas, scikit-learn or matplotlib.
 """
 
 import os

@@ -171,10 +171,11 @@ def _opaque_on_white(im):
     return Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), "RGB")
 
 
-def open_image(path: str, convert=None):
-    """An image file as a Pillow image, upright (EXIF orientation) and, by default, as 8-bit
-    grey (`_grey8`); `convert` ("RGB") names another mode. Refuses decompression bombs; an
-    unreadable file is a one-line DataError."""
+def open_image(path, convert=None, name: str | None = None):
+    """An image file (a path, or a binary file object named `name` in messages) as a Pillow
+    image, upright (EXIF orientation) and, by default, as 8-bit grey (`_grey8`); `convert`
+    ("RGB") names another mode. Refuses decompression bombs; an unreadable file is a
+    one-line DataError."""
     import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -188,11 +189,12 @@ def open_image(path: str, convert=None):
                 else:
                     im = _grey8(opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(f"{path}: image too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels; "
+        raise DataError(f"{name or path}: image too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels; "
                         f"a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        why = str(e).splitlines()[0][:80] if str(e) else type(e).__name__
-        raise DataError(f"{path}: not a readable image ({why})") from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        why = why.replace(str(path), name) if name else why  # a file object's repr says nothing
+        raise DataError(f"{name or path}: not a readable image ({why[:80]})") from None
     return im
 
 

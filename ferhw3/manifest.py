@@ -1,5 +1,10 @@
 """The shipped models: `models/manifest.json`, read by predict.py, hw3_test.sh and visualize.py.
 
+Where the models are (`MODELS_DIR`), first match:
+1. the folder named by the environment variable FERHW3_MODELS;
+2. `ferhw3/models/` inside the package: an installed wheel carries them there (package data);
+3. `models/` beside the package: a clone of the repository, or its editable install.
+
 Each entry names a file with its recipe and overrides, what it started from (init,
 teachers), the faces it trained on, hardware, training time, validation accuracy and size.
 Roles (predict.py's default, the hw3_test.sh ensemble, the DNN baseline, the model the
@@ -11,14 +16,45 @@ from __future__ import annotations
 import json
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODELS_DIR = os.path.join(ROOT, "models")
+MODELS_ENV = "FERHW3_MODELS"
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(PACKAGE)  # the repository, in a clone
+
+
+def find_models_dir() -> str:
+    """The models folder by the rule above."""
+    if os.environ.get(MODELS_ENV):
+        return os.path.abspath(os.environ[MODELS_ENV])
+    inside = os.path.join(PACKAGE, "models")
+    if os.path.isfile(os.path.join(inside, "manifest.json")):
+        return inside
+    return os.path.join(ROOT, "models")
+
+
+MODELS_DIR = find_models_dir()
 MANIFEST = os.path.join(MODELS_DIR, "manifest.json")
 
 
 def load(path: str = MANIFEST) -> dict:
-    with open(path) as f:
-        return json.load(f)
+    from .errors import UsageError
+
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        where = f" ({MODELS_ENV}={os.environ[MODELS_ENV]})" if os.environ.get(MODELS_ENV) else ""
+        raise UsageError(f"{path}: no shipped models here{where}; set {MODELS_ENV} to a folder with "
+                         f"manifest.json, or name a model with --model") from None
+
+
+def shipped(path: str) -> str:
+    """A model named as a recipe names it (`models/NAME.h5`), found in MODELS_DIR when it is
+    not there as written (another working folder, an installed package)."""
+    if not os.path.exists(path) and path.replace(os.sep, "/").startswith("models/"):
+        inside = os.path.join(MODELS_DIR, path.replace(os.sep, "/")[len("models/"):])
+        if os.path.exists(inside):
+            return inside
+    return path
 
 
 def entries(manifest: dict | None = None) -> dict[str, dict]:

@@ -46,15 +46,29 @@ def write_csv_atomic(path: str, header: str, rows) -> None:
         raise DataError(f"{path}: cannot write: {e.strerror}") from None
 
 
+def submission(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray | None = None):
+    """(header, rows) of the Kaggle `id,label` CSV in the given id order; with `probs`, the
+    seven class probabilities follow as columns named by class."""
+    if probs is None:
+        return "id,label", (f"{i},{l}" for i, l in zip(ids.tolist(), labels.tolist()))
+    return (",".join(("id", "label") + CLASS_NAMES),
+            (f"{i},{l}," + ",".join(f"{q:.4f}" for q in p) for i, l, p in zip(ids.tolist(), labels.tolist(), probs)))
+
+
+def image_labels(names: list[str], labels: np.ndarray, probs: np.ndarray):
+    """(header, rows) of image files' labels: `file,label,probabilities` (the seven, space-separated)."""
+    return "file,label,probabilities", (f"{csv_field(n)},{l},{' '.join(f'{q:.4f}' for q in p)}"
+                                        for n, l, p in zip(names, labels, probs))
+
+
 def write_submission(path: str, ids: np.ndarray, labels: np.ndarray) -> None:
     """The Kaggle `id,label` CSV, in the given id order."""
-    write_csv_atomic(path, "id,label", (f"{i},{l}" for i, l in zip(ids.tolist(), labels.tolist())))
+    write_csv_atomic(path, *submission(ids, labels))
 
 
 def write_image_labels(path: str, names: list[str], labels: np.ndarray, probs: np.ndarray) -> None:
     """Image files' labels: `file,label,probabilities` (the seven, space-separated)."""
-    write_csv_atomic(path, "file,label,probabilities",
-                     (f"{csv_field(n)},{l},{' '.join(f'{q:.4f}' for q in p)}" for n, l, p in zip(names, labels, probs)))
+    write_csv_atomic(path, *image_labels(names, labels, probs))
 
 
 def face_rows(name: str, frame, faces) -> list[str]:

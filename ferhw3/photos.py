@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,7 +139,7 @@ def frame_face(grey: np.ndarray, box, margin: float = MARGIN, angle: float = 0.0
 
 
 class Recogniser:
-    """A face detector and an expression model (or ensemble), loaded once.
+    """A face detector and an expression model (or ensemble), loaded once; threads may share it.
 
     models: model paths, or None for the shipped ones of `role` (models/manifest.json).
     tta: test-time augmentation of each face (default: the role's, else flip).
@@ -154,6 +155,7 @@ class Recogniser:
         self.models = load_predictors(paths, self.tta)
         self.margin, self.align = margin, align
         self.detector = detector or Detector()
+        self._detecting = threading.Lock()  # OpenCV's cascade is not safe to share between threads
 
     @property
     def engine(self) -> str:
@@ -171,8 +173,9 @@ class Recogniser:
         """Every face found in `image` (a path, a PIL image or a numpy array), with its box,
         its 48x48 crop and its class probabilities."""
         grey = grey_array(image)
-        boxes = self.detector(grey)
-        angles = [self.detector.eye_angle(grey, b) if self.align else 0.0 for b in boxes]
+        with self._detecting:
+            boxes = self.detector(grey)
+            angles = [self.detector.eye_angle(grey, b) if self.align else 0.0 for b in boxes]
         crops = np.stack([frame_face(grey, b, self.margin, a) for b, a in zip(boxes, angles)]) if boxes else \
             np.zeros((0, IMG_SIZE, IMG_SIZE, 1), np.uint8)
         return [Face(b, p, c) for b, p, c in zip(boxes, self.read(crops), crops)]

@@ -9,18 +9,16 @@ from .config import Config
 from .data import load_faces, take_faces
 from .errors import UsageError
 from .modelfile import load_model
-from .manifest import ROOT
+from .manifest import shipped
 from .models import build_cnn
 from .runfiles import RunFiles
 from .train import Extras, Result, fit
 
 
 def model_path(path: str) -> str:
-    """`path` as given, or, when it does not exist there, relative to the repository (a
+    """`path` as given, or, when it does not exist there, the shipped model it names (a
     recipe names its teachers as models/NAME.h5, wherever the command runs)."""
-    if not os.path.exists(path) and os.path.exists(os.path.join(ROOT, path)):
-        return os.path.join(ROOT, path)
-    return path
+    return shipped(path)
 
 
 def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init: str | None = None,

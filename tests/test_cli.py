@@ -217,9 +217,16 @@ def test_train_refuses_a_validation_split_larger_than_the_data(tmp_path, tiny_tr
     ("--recipe", "fast", "unknown recipe 'fast'"),
     ("--arch", "resnet", "arch=resnet: must be one of"),
 ])
-def test_train_refuses_an_option_value_that_cannot_work(tmp_path, tiny_train, option, value, message):
+def test_train_refuses_an_option_value_that_cannot_work(tmp_path, tiny_train, capsys, option, value, message):
+    """train_cnn.py's command, run in this process (the same code behind the same guard;
+    a process per case would spend its time starting TensorFlow)."""
+    from ferhw3.cli import main_guard
+    from ferhw3.cli.train import main
+
     out = tmp_path / "m.h5"
-    r = run([PY, "train_cnn.py", tiny_train[0], "--out", str(out), "--epochs", "1", "--val-size", "14", option, value])
+    with pytest.raises(SystemExit) as stop:
+        main_guard(lambda: main([tiny_train[0], "--out", str(out), "--epochs", "1", "--val-size", "14", option, value]))
+    r = subprocess.CompletedProcess([], stop.value.code, *capsys.readouterr())
     _assert_clean_failure(r, out, message)
     assert r.returncode == 2
 

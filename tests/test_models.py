@@ -122,7 +122,7 @@ def test_fused_batch_norm_trains_as_keras_batch_norm_does(tmp_path, precision):
 def test_the_preactivation_resnet_is_residual_fully_convolutional_and_converts(tmp_path):
     """resnet-preact: residual additions, sides 40 -> 20 -> 10 -> 5, any face size, and the
     OpenVINO engine reads it as Keras does."""
-    from ferhw3.engine import KerasPredictor, load_predictor
+    from ferhw3.infer.engine import KerasPredictor, load_predictor
 
     m = build_cnn("resnet-preact")
     adds = [l for l in m.layers if isinstance(l, keras.layers.Add)]

@@ -1,4 +1,4 @@
-"""The small tools' command lines: `python -m ferhw3 compact | pack | export ...`."""
+"""The small tools' command lines: `ferhw3 compact | pack | export ...`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def compact(argv) -> None:
     """compact MODEL.h5 [OUT.h5]: float16 weights (in place without OUT)."""
     from ..compact import halve_h5
 
-    p = argparse.ArgumentParser(prog="python -m ferhw3 compact", description="store a .h5 model's weights as "
+    p = argparse.ArgumentParser(prog="ferhw3 compact", description="store a .h5 model's weights as "
                                 "float16 (ferhw3/compact.py says why)")
     p.add_argument("model")
     p.add_argument("out", nargs="?", help="the half-size copy (default: in place)")
@@ -34,7 +34,7 @@ def pack(argv) -> None:
     from ..data import load_faces
     from ..pack import is_pack, pack as write_pack
 
-    p = argparse.ArgumentParser(prog="python -m ferhw3 pack", description="faces packed as WebP mosaics in one .npz "
+    p = argparse.ArgumentParser(prog="ferhw3 pack", description="faces packed as WebP mosaics in one .npz "
                                 "(ferhw3/pack.py says why)")
     p.add_argument("faces", help="a CSV (label,feature or id,feature), an image folder, or a pack")
     p.add_argument("out", help="the pack to write (.npz)")
@@ -55,7 +55,7 @@ def export(argv) -> None:
     from ..export import export as write_ir
 
     if len(argv) != 2 or argv[0].startswith("-"):
-        raise UsageError("usage: python -m ferhw3 export MODEL.h5 OUT_DIR")
+        raise UsageError("usage: ferhw3 export MODEL.h5 OUT_DIR")
     for path in write_ir(*argv):
         print(f"wrote {path}")
     print(f"DONE export {argv[0]} -> {argv[1]} (OpenVINO IR)")

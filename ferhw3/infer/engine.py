@@ -1,14 +1,18 @@
 """Prediction engines: OpenVINO on the CPU's matrix units, with Keras (TensorFlow) as the fallback.
 
 `load_predictor(path)` gives an object with Keras's `predict(x, batch_size, verbose)` and
-`input_shape`, so `ferhw3.predict` works with either. With OpenVINO installed (and
-FERHW3_ENGINE not set to `keras`), a shipped `.h5` is converted once, on first use, into an
-OpenVINO model in a cache outside the repository (FERHW3_CACHE, default ~/.cache/ferhw3),
-keyed by the file's hash; later runs read the cached model and never start TensorFlow.
+`input_shape`, so `ferhw3.predict` works with either. With OpenVINO (the base install) and
+FERHW3_ENGINE not set to `keras`, an `.h5` file of the layers `ferhw3.infer.h5graph` knows
+(every shipped model, most small CNNs) is built into an OpenVINO model straight from the
+file, in milliseconds, without TensorFlow or Keras. Any other model (a `.keras` file, other
+layers) is converted through Keras when the `train` extra is installed, once, into a cache
+outside the repository (FERHW3_CACHE, default ~/.cache/ferhw3) keyed by the file's hash,
+and refused in one line naming the extra when it is not.
 A shipped model runs at the precision its manifest entry names (`openvino_precision`: bf16
 where its labels agree with TensorFlow's float32 ones on >= 99.5% of the validation faces
 and its accuracy moves by <= 0.1 point, bench/results_engine.md); another model in bf16 if
-it was trained in bfloat16, else in f32.
+it was trained in bfloat16, else in f32. bf16 is used only on CPUs with AMX: elsewhere it
+runs in f32, which is faster there.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 
 import numpy as np
 
-from .errors import UsageError
+from ..errors import UsageError
+from . import no_telemetry, openvino
 
 ENGINE_ENV, CACHE_ENV = "FERHW3_ENGINE", "FERHW3_CACHE"
 BATCH = 256  # faces per inference request; requests run asynchronously, several at a time
+SMALL = 8    # the batch of a call with this many faces or fewer (a photo's, a service request's)
 
 
 def engine_name() -> str:
@@ -32,12 +39,23 @@ def engine_name() -> str:
     if wanted in ("keras", "tensorflow", "tf"):
         return "keras"
     try:
-        import openvino  # noqa: F401
+        openvino()
     except ImportError:
         if wanted == "openvino":
             raise UsageError(f"{ENGINE_ENV}=openvino, but openvino is not installed (pip install openvino)") from None
         return "keras"
     return "openvino"
+
+
+def has_amx() -> bool:
+    """True on a CPU with AMX (Intel's matrix units), where bf16 inference pays. Without it
+    (AVX512-BF16 only) OpenVINO's bf16 was the slower: the deep-wide network read the 7,178
+    test faces with centre TTA in 26.0 s in bf16 against 18.3 s in f32 on a 2-core Xeon."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " amx_bf16" in f.read()
+    except OSError:
+        return False
 
 
 def cache_dir() -> str:
@@ -57,37 +75,45 @@ class KerasPredictor:
 
 
 class OpenVINOPredictor:
-    """An OpenVINO model compiled for each face size it is asked about, at `precision`."""
+    """An OpenVINO model (an `openvino.Model`) compiled for each face size it is asked
+    about, at `precision`."""
 
     engine = "openvino"
 
-    def __init__(self, folder: str, meta: dict):
-        import openvino as ov
+    def __init__(self, model, meta: dict):
+        ov = openvino()
 
-        self.core, self.meta = ov.Core(), meta
-        self.model_path = os.path.join(folder, "model.xml")
+        self.core, self.meta, self.model = ov.Core(), meta, model
         self.precision, self.name = meta["precision"], meta["name"]
         side = meta["input_side"]
         self.input_shape = (None, side, side, 1)
         self.compiled = {}
+        self._compiling = threading.Lock()
 
-    def _compiled(self, side: int):
-        if side not in self.compiled:
-            model = self.core.read_model(self.model_path)
-            model.reshape([BATCH, side, side, 1])
-            self.compiled[side] = self.core.compile_model(
-                model, "CPU", {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "THROUGHPUT"})
-        return self.compiled[side]
+    def runs_at(self) -> str:
+        """The precision it computes in: `precision`, except that bf16 runs as f32 on a CPU
+        without AMX, where it measured slower (`has_amx`)."""
+        return self.precision if self.precision != "bf16" or has_amx() else "f32"
+
+    def _compiled(self, side: int, batch: int = BATCH):
+        with self._compiling:  # threads share a predictor (the service): one compilation a shape
+            if (side, batch) not in self.compiled:
+                model = self.model.clone()
+                model.reshape([batch, side, side, 1])
+                self.compiled[side, batch] = self.core.compile_model(
+                    model, "CPU", {"INFERENCE_PRECISION_HINT": self.runs_at(), "PERFORMANCE_HINT": "THROUGHPUT"})
+            return self.compiled[side, batch]
 
     def predict(self, x, batch_size=None, verbose=0):
         """Class probabilities of faces `x` (N, side, side, 1): batches of BATCH faces on as
         many inference requests as the device runs at once, without Python callbacks."""
         x = np.asarray(x, np.float32)
         n, side = len(x), x.shape[1]
-        padded = np.zeros((-(-n // BATCH) * BATCH, *x.shape[1:]), np.float32)
+        batch = SMALL if n <= SMALL else BATCH  # a few faces are not padded to a whole batch
+        padded = np.zeros((-(-n // batch) * batch, *x.shape[1:]), np.float32)
         padded[:n] = x
         out = np.zeros((len(padded), 7), np.float32)
-        compiled = self._compiled(side)
+        compiled = self._compiled(side, batch)
         requests = [compiled.create_infer_request()
                     for _ in range(max(1, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))]
         running = {}  # request number -> batch number
@@ -95,13 +121,13 @@ class OpenVINOPredictor:
         def collect(r):
             requests[r].wait()
             b = running.pop(r)
-            out[b * BATCH:(b + 1) * BATCH] = requests[r].get_output_tensor(0).data
+            out[b * batch:(b + 1) * batch] = requests[r].get_output_tensor(0).data
 
-        for b in range(len(padded) // BATCH):
+        for b in range(len(padded) // batch):
             r = b % len(requests)
             if r in running:
                 collect(r)
-            requests[r].start_async({0: padded[b * BATCH:(b + 1) * BATCH]})
+            requests[r].start_async({0: padded[b * batch:(b + 1) * batch]})
             running[r] = b
         for r in list(running):
             collect(r)
@@ -130,9 +156,10 @@ def convert(model, folder: str, half: bool = False) -> dict:
     """Write `model` (Keras) as an OpenVINO model into `folder` (through a temporary folder
     and a rename), its weights as float16 with `half` (lossless for the shipped files, which
     store float16); returns its metadata."""
-    import keras
-    import openvino as ov
+    import keras  # noqa: F401  (before TensorFlow: Keras 3 sets up its backend)
     import tensorflow as tf
+
+    ov = openvino()
 
     # the model's own class rebuilds it: a Sequential's config is not a functional Model's
     plain = type(model).from_config(_float32_config(model.get_config()))
@@ -146,7 +173,9 @@ def convert(model, folder: str, half: bool = False) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
-        ov.save_model(ov.convert_model(fn), os.path.join(tmp, "model.xml"), compress_to_fp16=half)
+        with no_telemetry():  # the converter sends usage events too
+            converted = ov.convert_model(fn)
+        ov.save_model(converted, os.path.join(tmp, "model.xml"), compress_to_fp16=half)
         with open(os.path.join(tmp, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
         try:
@@ -167,19 +196,81 @@ def file_hash(path: str) -> str:
     return h.hexdigest()
 
 
+def keras_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("keras") is not None
+
+
+NEEDS_KERAS = "install the training extra for it: pip install 'ferhw3[train]'"
+
+
 def load_predictor(path: str, engine: str | None = None):
     """The model saved at `path` as a predictor of the chosen (or best available) engine."""
-    from .modelfile import load_model
-
     engine = engine or engine_name()
     if engine == "keras" or not os.path.isfile(path):  # a missing file or folder: load_model says which
-        return KerasPredictor(load_model(path))
-    import openvino as ov
+        return KerasPredictor(_load_keras(path))
+    from .h5graph import Unsupported
+
+    try:
+        return built_predictor(path)
+    except Unsupported as e:
+        why = str(e)
+    if not keras_available():
+        raise UsageError(f"{path}: this model needs Keras to be converted ({why}); {NEEDS_KERAS}")
+    return converted_predictor(path)
+
+
+def _load_keras(path: str):
+    from ..modelfile import load_model
+
+    if os.path.isfile(path) and not keras_available():
+        raise UsageError(f"{path}: FERHW3_ENGINE=keras needs Keras; {NEEDS_KERAS}")
+    return load_model(path)
+
+
+def check_io(path: str, side, channels, classes) -> None:
+    """A UsageError unless the model reads 48x48 grey faces (or any side) into 7 classes."""
+    if channels != 1 or side not in (None, 48):
+        raise UsageError(f"{path}: model expects input {(side, side, channels)}, not 48x48 grey faces (48, 48, 1)")
+    if classes != 7:
+        raise UsageError(f"{path}: model has output ({classes},), not the 7 expression classes")
+
+
+def built_predictor(path: str) -> OpenVINOPredictor:
+    """The .h5 at `path` built into OpenVINO by `h5graph` (no Keras); `Unsupported` if it
+    holds a layer the builder does not know, a UsageError if it is no model file."""
+    from .h5graph import Unsupported, build, config_in_bfloat16, input_channels
+
+    if not path.lower().endswith((".h5", ".hdf5")):
+        raise Unsupported("not an .h5 file")
+    try:
+        model, side, config = build(path)
+    except Unsupported:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, IndexError) as e:  # not HDF5, or not a Keras model in it
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"{path}: cannot load model ({first[:120]})") from None
+    out = model.output(0).get_partial_shape()
+    check_io(path, side, input_channels(config), out[1].get_length() if out[1].is_static else None)
+    from ..manifest import entry_for
+
+    meta = {"name": model.get_friendly_name(), "input_side": side,
+            "precision": "bf16" if config_in_bfloat16(config) else "f32"}
+    predictor = OpenVINOPredictor(model, meta)
+    predictor.precision = (entry_for(path) or {}).get("openvino_precision", predictor.precision)
+    return predictor
+
+
+def converted_predictor(path: str):
+    """A model the builder does not take, converted through Keras and TensorFlow once into
+    the cache (or predicted with Keras where OpenVINO's converter cannot take it)."""
+    ov = openvino()
 
     folder = os.path.join(cache_dir(), "openvino", f"{file_hash(path)[:20]}-{ov.__version__.split('-')[0]}")
     meta_path = os.path.join(folder, "meta.json")
     if not os.path.exists(meta_path):
-        model = load_model(path)  # checks the input and output shapes first
+        model = _load_keras(path)  # checks the input and output shapes first
         try:
             os.makedirs(os.path.dirname(folder), exist_ok=True)
             convert(model, folder)
@@ -192,8 +283,5 @@ def load_predictor(path: str, engine: str | None = None):
                   f"predicting with Keras", file=sys.stderr)
             return KerasPredictor(model)
     with open(meta_path) as f:
-        predictor = OpenVINOPredictor(folder, json.load(f))
-    from .manifest import entry_for
-
-    predictor.precision = (entry_for(path) or {}).get("openvino_precision", predictor.precision)
-    return predictor
+        meta = json.load(f)
+    return OpenVINOPredictor(ov.Core().read_model(os.path.join(folder, "model.xml")), meta)

@@ -1,0 +1,167 @@
+"""Predict FER2013 expressions: test CSV (id,feature) -> submission CSV (id,label).
+
+    ferhw3 predict test.csv out.csv                      # the shipped default model, flip TTA
+    ferhw3 predict test.csv out.csv --role ensemble      # what hw3_test.sh runs
+    ferhw3 predict test.csv out.csv --model a.h5 --model b.h5 --tta none
+    ferhw3 predict photos/ out.csv                       # face crops -> file,label,probabilities
+    ferhw3 predict group.jpg out.csv --detect --annotate seen/   # find the faces in photos first
+    ferhw3 predict clip.mp4 out.csv --detect --every 10  # every 10th frame of a video
+
+With several --model the class probabilities are averaged. Given a labelled file
+(`label,feature`, Kaggle's fer2013.csv, or class folders) the accuracy is printed too;
+rows are then numbered from 0. Kaggle's fer2013.csv is predicted on its PublicTest +
+PrivateTest rows. Images of any size and colour become 48x48 grey faces: converted to
+grey, centre-cropped to a square, resized. With --detect the input is photos (a file or
+a folder) or videos: every face is found (OpenCV's Haar cascade), framed as FER2013 frames
+its faces and read; one row per face: file,frame,face,x,y,w,h,label,emotion and the seven
+probabilities by name (a photo without a face gets one row with an empty box).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from ferhw3 import cli
+
+
+def parse_args(argv=None, prog=None):
+    from ferhw3.predict import TTA_MODES
+
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("test_csv", help="faces to label: id,feature (or label,feature) CSV, plain or .gz; "
+                   "Kaggle's fer2013.csv; an image file or a folder of images")
+    p.add_argument("out_csv", help="submission to write: id,label")
+    p.add_argument("--model", action="append", help="saved model (.h5/.keras); repeat to ensemble")
+    p.add_argument("--role", default="default",
+                   help="without --model: the shipped model(s) of this role in models/manifest.json "
+                        "(default, ensemble, dnn; default: default)")
+    p.add_argument("--tta", choices=TTA_MODES,
+                   help="test-time augmentation (default: the role's, or flip: the face and its mirror)")
+    photos = p.add_argument_group("photos and videos")
+    photos.add_argument("--detect", action="store_true",
+                        help="find the faces in photos or video frames first, one row per face")
+    photos.add_argument("--annotate", metavar="DIR",
+                        help="with --detect: write a copy of each picture with the faces' boxes and labels to DIR")
+    photos.add_argument("--every", type=int, default=10, metavar="N",
+                        help="with --detect: read every Nth frame of a video (default: 10)")
+    photos.add_argument("--margin", type=float,
+                        help="with --detect: widen each face box by this share of its side on every side "
+                             "(default: the measured one)")
+    photos.add_argument("--align", action="store_true", help="with --detect: turn each face so its eyes are level")
+    args = p.parse_args(argv)
+    if not args.detect and (args.annotate or args.align or args.margin is not None):
+        p.error("--annotate, --margin and --align go with --detect")
+    if args.every < 1:
+        p.error(f"--every must be 1 or more, got {args.every}")
+    if args.margin is not None and not 0 <= args.margin <= 1:
+        p.error(f"--margin must be between 0 and 1, got {args.margin}")
+    return args
+
+
+def annotated_path(folder: str, name: str, frame) -> str:
+    """Where --annotate writes a picture: FOLDER/NAME.faces.jpg, NAME.frameN.faces.jpg for a
+    video frame; NAME is the picture's path below the folder that was read (its subfolders
+    repeated in FOLDER, so two photos of one name in two subfolders keep two copies)."""
+    stem = os.path.splitext(name)[0]
+    return os.path.join(folder, f"{stem}{'' if frame is None else f'.frame{frame}'}.faces.jpg")
+
+
+def detect_main(args, model_paths, tta, start):
+    """--detect: photos and video frames -> one row per face, and annotated copies."""
+    from ferhw3 import photos
+    from ferhw3.outputs import face_rows, write_faces
+    from ferhw3.runfiles import replace_atomically
+
+    files = photos.media_files(args.test_csv)
+    cli.check_output_path(args.out_csv, inputs=files)
+    inputs = {os.path.abspath(f) for f in files}
+    folder = os.path.isdir(args.test_csv)
+
+    def below(path):  # the picture's name below the folder read (a single file: its own name)
+        return os.path.relpath(path, args.test_csv) if folder else os.path.basename(path)
+
+    if args.annotate:
+        if os.path.exists(args.annotate) and not os.path.isdir(args.annotate):
+            raise cli.UsageError(f"{args.annotate}: --annotate names a file; give it a folder")
+        for f in files:  # refused before any work, not half-way through
+            if not photos.is_video(f) and os.path.abspath(annotated_path(args.annotate, below(f), None)) in inputs:
+                raise cli.UsageError(f"{annotated_path(args.annotate, below(f), None)}: is also an input; writing "
+                                     f"it would destroy it, choose another --annotate")
+        os.makedirs(args.annotate, exist_ok=True)
+    reader = photos.Recogniser(model_paths, tta=tta, align=args.align,
+                               **({} if args.margin is None else {"margin": args.margin}))
+    root = args.test_csv if os.path.isdir(args.test_csv) else os.path.dirname(args.test_csv)
+    counts = {"pictures": 0, "faces": 0, "empty": 0, "annotated": 0}
+
+    def save_annotated(path, rgb, faces, frame):
+        out = annotated_path(args.annotate, below(path), frame)
+        if os.path.abspath(out) in inputs:
+            raise cli.UsageError(f"{out}: is also an input; writing it would destroy it, choose another --annotate")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        picture = photos.annotate(rgb, faces)
+        replace_atomically(out, lambda tmp: picture.save(tmp, format="JPEG", quality=92))
+        counts["annotated"] += 1
+
+    def all_rows():
+        for path in files:
+            name = os.path.relpath(path, root) if root else path
+            for frame, rgb in photos.pictures(path, args.every):
+                faces = reader.faces(rgb)
+                counts["pictures"] += 1
+                counts["faces"] += len(faces)
+                if not faces:
+                    counts["empty"] += 1
+                    print(f"{name}{'' if frame is None else f' frame {frame}'}: no face found", file=sys.stderr)
+                if args.annotate and (faces or frame is None):
+                    save_annotated(path, rgb, faces, frame)
+                yield from face_rows(name, frame, faces)
+
+    write_faces(args.out_csv, all_rows())
+    note = f", {counts['annotated']} annotated pictures in {args.annotate}" if args.annotate else ""
+    print(f"DONE {args.out_csv}: {counts['faces']} faces in {counts['pictures']} pictures "
+          f"({counts['empty']} without a face), {len(reader.models)} model(s) on {reader.engine}, tta={reader.tta}"
+          f"{note}, {time.time() - start:.1f} s")
+
+
+def main(argv=None, prog=None):
+    args = parse_args(argv, prog)
+    start = time.time()
+    import numpy as np
+
+    from ferhw3 import manifest
+    from ferhw3.data import load_faces
+    from ferhw3.outputs import write_image_labels, write_submission
+
+    if args.model:
+        model_paths, tta = args.model, args.tta or "flip"
+    else:
+        try:
+            model_paths, tta = manifest.role(args.role), args.tta or manifest.role_tta(args.role) or "flip"
+        except KeyError:
+            raise cli.UsageError(f"--role {args.role}: not a role of {manifest.MANIFEST} "
+                                 f"(roles: {', '.join(manifest.load()['roles'])})") from None
+    cli.check_output_path(args.out_csv, inputs=[args.test_csv, *model_paths])
+    for m in model_paths:  # fail before the slow TensorFlow start-up
+        if not os.path.exists(m):
+            raise cli.UsageError(f"{m}: model file not found")
+    if args.detect:
+        return detect_main(args, model_paths, tta, start)
+    faces = load_faces(args.test_csv)
+    from ferhw3.predict import load_predictors, predict_proba
+
+    models = load_predictors(model_paths, tta)
+
+    probs = predict_proba(models, faces.x, tta=tta)
+    labels = probs.argmax(axis=1)
+    ids = faces.ids if faces.ids is not None else np.arange(len(faces))
+    if faces.names is not None:  # image files: name each one and give all 7 probabilities
+        write_image_labels(args.out_csv, faces.names, labels, probs)
+    else:
+        write_submission(args.out_csv, ids, labels)
+    extra = ""
+    if faces.labels is not None:
+        extra = f" accuracy={np.mean(labels == faces.labels):.4f}"
+    print(f"DONE {args.out_csv}: {len(ids)} faces, {len(models)} model(s) on {models[0].engine}, tta={tta}{extra}, "
+          f"{time.time() - start:.1f} s")
+

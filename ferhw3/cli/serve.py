@@ -1,0 +1,62 @@
+"""Serve the models over HTTP: a page for people, JSON and CSV for programs.
+
+    ferhw3 serve                                   # http://127.0.0.1:8000/ : the page
+    ferhw3 serve --host 0.0.0.0 --port 8080 --role ensemble
+    ferhw3 serve --model runs/vgg-bn.h5 --max-mb 5 --workers 2
+
+    curl -F image=@group.jpg http://127.0.0.1:8000/faces
+    curl -F image=@group.jpg 'http://127.0.0.1:8000/faces?annotate=1' -o seen.jpg
+    curl --data-binary @test.csv -H 'content-type: text/csv' http://127.0.0.1:8000/predict -o out.csv
+
+Endpoints: ferhw3/serve/app.py. Needs the `serve` extra (FastAPI, uvicorn).
+"""
+
+import argparse
+import json
+import os
+
+from ferhw3 import cli
+
+
+def parse_args(argv=None, prog=None):
+    from ferhw3.predict import TTA_MODES
+
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine "
+                   "only; 0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--role", default="default", help="the shipped model(s) of this role (default: default)")
+    p.add_argument("--model", action="append", help="a saved model (.h5/.keras) instead; repeat to ensemble")
+    p.add_argument("--tta", choices=TTA_MODES, help="test-time augmentation (default: the role's, or flip)")
+    p.add_argument("--max-mb", type=float, default=20.0, help="the largest request body in MiB (default 20)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes, each with its own models (default 1; a 2-core machine gains little)")
+    args = p.parse_args(argv)
+    if not 0 < args.port < 65536:
+        p.error(f"--port must be 1-65535, got {args.port}")
+    if args.max_mb <= 0:
+        p.error(f"--max-mb must be > 0, got {args.max_mb}")
+    if args.workers < 1:
+        p.error(f"--workers must be 1 or more, got {args.workers}")
+    return args
+
+
+def main(argv=None, prog=None):
+    args = parse_args(argv, prog)
+    import uvicorn
+
+    from ferhw3.serve.app import CONFIG_ENV, create_app
+
+    settings = {"models": [os.path.abspath(m) for m in args.model] if args.model else None, "role": args.role,
+                "tta": args.tta, "max_mb": args.max_mb}
+    for m in settings["models"] or []:
+        if not os.path.exists(m):
+            raise cli.UsageError(f"{m}: model file not found")
+    print(f"serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+    if args.workers == 1:
+        app = create_app(**settings)  # the models load (and fail) before the port opens
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    else:  # each worker process builds its own app from the settings
+        os.environ[CONFIG_ENV] = json.dumps(settings)
+        uvicorn.run("ferhw3.serve.app:create_app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="warning")
