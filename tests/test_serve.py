@@ -288,3 +288,16 @@ def test_serve_refuses_bad_options_in_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ferhw3", "serve", "--port", "0"], cwd=tmp_path, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "--port must be 1-65535" in r.stderr
+
+
+def test_a_streamed_body_without_a_length_is_cut_at_the_limit(client):
+    """A chunked body (no Content-Length) that passes --max-mb is a 413 too, on both posts."""
+    def chunks():
+        for _ in range(40):
+            yield b"0" * (100 << 10)  # 4 MB in all, over the 2 MiB limit
+
+    for url in ("/predict", "/faces"):
+        headers = {"content-type": "text/csv"} if url == "/predict" else \
+            {"content-type": "multipart/form-data; boundary=xyz"}
+        r = client.post(url, content=chunks(), headers=headers)
+        assert r.status_code == 413 and "over the limit of 2 MiB" in r.json()["error"], (url, r.text)
