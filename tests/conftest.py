@@ -19,6 +19,13 @@ atexit.register(shutil.rmtree, os.environ["FERHW3_CACHE"], ignore_errors=True)
 SHARED = os.path.join(ROOT, "..", "shared", "data", "fer2013")
 
 
+def hopper():
+    """The path of a real photo with one face (Grace Hopper's portrait, shipped with matplotlib)."""
+    from matplotlib import cbook
+
+    return cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+
+
 def random_faces(n, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, size=(n, 48, 48, 1), dtype=np.uint8)

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import ROOT, random_faces, write_csv
+from conftest import ROOT, hopper, random_faces, write_csv
 
 SAMPLE = os.path.join(ROOT, "data", "sample_test.csv.gz")  # the demo's 200 test faces
 TRAINING_STACK = ("tensorflow", "keras", "jax", "jaxlib", "pandas", "sklearn", "matplotlib", "scipy")
@@ -36,12 +36,6 @@ BLOCKED_RUN = textwrap.dedent(f"""
 def without_training_stack(*args, cwd):
     return subprocess.run([sys.executable, "-c", BLOCKED_RUN, *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=600)
-
-
-def hopper():
-    from matplotlib import cbook
-
-    return cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
 
 
 def test_prediction_imports_nothing_of_the_training_stack(tmp_path):

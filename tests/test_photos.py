@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, hopper
 
 cv2 = pytest.importorskip("cv2")
 from ferhw3 import photos  # noqa: E402
@@ -17,12 +17,6 @@ from ferhw3.data import CLASS_NAMES, load_faces  # noqa: E402
 from ferhw3.outputs import FACE_COLUMNS  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "data", "sample_test.csv.gz")  # the demo's 200 test faces
-
-
-def hopper():
-    from matplotlib import cbook
-
-    return cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
 
 
 def predict(*args, timeout=600):

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, hopper
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
@@ -28,9 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def hopper_bytes() -> bytes:
-    from matplotlib import cbook
-
-    with open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), "rb") as f:
+    with open(hopper(), "rb") as f:
         return f.read()
 
 

@@ -85,7 +85,6 @@ class Service:
         from ..photos import Recogniser
 
         self.recogniser = Recogniser(models, role=role, tta=tta)
-        self.names = [getattr(m, "name", "?") for m in self.recogniser.models]
         self.paths = list(models) if models else None
         self.role = None if models else role
 
