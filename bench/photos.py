@@ -1,26 +1,35 @@
 #!/usr/bin/env python3
 """Faces in photos: are they found, and read as well as the same faces given directly?
 
-    python bench/photos.py [--data TRAIN] [--faces 400] [--fer-python PATH]
+    python bench/photos.py [--data TRAIN] [--faces 400] [--detectors haar,blazeface,...]
+    python bench/photos.py --fit      # each detector's framing, fitted on training faces
 
-Validation faces (the project's split) are upscaled 2-4x, turned by up to 10 degrees and
-pasted, two to a picture, at known places onto 480x360 pictures of textured background
-(smoothed noise at several scales, bars and blobs). Then, for `predict.py --detect`'s
-pipeline (ferhw3.photos: OpenCV's Haar cascade, the shipped analysis model):
-- detection rate (a detection matches a pasted face when their boxes overlap with IoU >= 0.4,
-  one to one), false detections (detections that match no face), and the detector's box side
-  relative to the pasted face's;
-- accuracy on the found faces for each framing margin, with and without eye alignment,
-  against the same faces read directly (the 48x48 originals, the same model and TTA).
-With --fer-python (a Python where the `fer` package is installed: it needs the full
-tensorflow and opencv-contrib-python, so keep it in its own virtual environment), the `fer`
-package's own pipeline (its Haar cascade and its model) on the same pictures, scored the
-same way (bench/photos_fer.py). Both also read matplotlib's sample photo grace_hopper.jpg.
-Writes bench/results_photos.md.
+Validation faces (the project's split) are pasted at known places onto pictures of textured
+background (smoothed noise at several scales, bars and blobs), in two sets:
+- standard: two faces to a 480x360 picture, upscaled 2-4x, turned by up to 10 degrees;
+- hard: one to four faces to a 640x480 picture, 30 to 400 pixels, turned by up to 15
+  degrees, a third of them partly hidden (a band over the eyes, the mouth or a side, or a
+  blob), the whole picture dimmed and unevenly lit.
+For each detector (ferhw3.detect) on each set: found (a face is found when the detector's
+framed square overlaps the pasted square with IoU >= 0.4, one to one), false detections
+(boxes that match no face) per 100 pictures, the shipped analysis model's accuracy on the
+found faces as the pipeline frames them (and with the eyes levelled) against the same faces
+read directly (the 48x48 originals, same model and TTA), and milliseconds of detection per
+picture. With --fer-python (a Python with the `fer` package, kept in its own environment),
+the `fer` package's pipeline on the standard set (bench/photos_fer.py). Every detector also
+reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md.
+
+--fit pastes other validation faces (the 600 after the scored ones in the same shuffle,
+never scored) into other pictures of both sets and prints, for each detector, faces found
+and false detections at a range of thresholds, and the accuracy on the standard set's
+found faces for a grid of framings (scale of the box, vertical offset in box sides): the
+thresholds and framings in ferhw3/detect were chosen from it. Writes
+bench/results_photos_fit.md.
 """
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,10 +41,9 @@ from ferhw3.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 DATA = os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz")
-SIZE = (480, 360)        # picture width, height
-SCALES = (2.0, 4.0)      # the pasted face's side is 48 x this
-MAX_TURN = 10.0          # degrees
 IOU = 0.4
+STANDARD = dict(size=(480, 360), scales=(2.0, 4.0), turn=10.0)
+HARD = dict(size=(640, 480), per_picture=(1, 4), sides=(30, 400), turn=15.0, hidden=1 / 3)
 
 
 def texture(rng, w, h):
@@ -59,21 +67,25 @@ def texture(rng, w, h):
     return pic
 
 
-def paste_pictures(faces, rng):
-    """Pictures with two faces each, and each face's true box (x, y, w, h) and picture."""
+def turned(face, side, turn):
     import cv2
+
+    big = cv2.resize(face[:, :, 0], (side, side), interpolation=cv2.INTER_CUBIC if side > 48 else cv2.INTER_AREA)
+    m = cv2.getRotationMatrix2D((side / 2, side / 2), turn, 1.0)
+    return cv2.warpAffine(big, m, (side, side), borderMode=cv2.BORDER_REPLICATE)
+
+
+def standard_pictures(faces, rng):
+    """Pictures with two faces each, and each face's (picture, true box (x, y, w, h))."""
     import numpy as np
 
-    w, h = SIZE
+    w, h = STANDARD["size"]
     pictures, truth = [], []
     for start in range(0, len(faces), 2):
         pic = texture(rng, w, h)
         for slot, face in enumerate(faces[start:start + 2]):
-            side = int(round(48 * rng.uniform(*SCALES)))
-            turn = float(rng.uniform(-MAX_TURN, MAX_TURN))
-            big = cv2.resize(face[:, :, 0], (side, side), interpolation=cv2.INTER_CUBIC)
-            m = cv2.getRotationMatrix2D((side / 2, side / 2), turn, 1.0)
-            big = cv2.warpAffine(big, m, (side, side), borderMode=cv2.BORDER_REPLICATE)
+            side = int(round(48 * rng.uniform(*STANDARD["scales"])))
+            big = turned(face, side, float(rng.uniform(-STANDARD["turn"], STANDARD["turn"])))
             half = w // 2  # one face in each half of the picture
             x = int(rng.integers(slot * half, slot * half + max(half - side, 1)))
             y = int(rng.integers(0, max(h - side, 1)))
@@ -83,18 +95,71 @@ def paste_pictures(faces, rng):
     return pictures, truth
 
 
-def iou(a, b):
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    return inter / (aw * ah + bw * bh - inter)
+def hide_part(square, rng):
+    """Part of the face covered: a band over the eyes, the mouth or one side, or a blob."""
+    import cv2
+
+    s = square.shape[0]
+    shade = float(rng.uniform(10, 245))
+    kind = rng.integers(4)
+    if kind == 0:
+        square[int(0.25 * s):int(0.45 * s)] = shade                       # glasses, a band over the eyes
+    elif kind == 1:
+        square[int(0.62 * s):] = shade                                     # a scarf or mask over the mouth
+    elif kind == 2:
+        side = slice(0, int(0.3 * s)) if rng.uniform() < 0.5 else slice(int(0.7 * s), s)
+        square[:, side] = shade                                            # one side
+    else:
+        cv2.circle(square, (int(rng.uniform(0.2, 0.8) * s), int(rng.uniform(0.5, 0.9) * s)), int(0.22 * s), shade, -1)
+    return square
+
+
+def light(pic, rng):
+    """Dimmed (gain 0.3-1) and unevenly lit (a linear ramp across the picture down to 0.3-0.8)."""
+    import numpy as np
+
+    h, w = pic.shape
+    angle = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = (xx - w / 2) * math.cos(angle) + (yy - h / 2) * math.sin(angle)
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    low = rng.uniform(0.3, 0.8)
+    return pic * rng.uniform(0.3, 1.0) * (low + (1 - low) * ramp)
+
+
+def hard_pictures(faces, rng):
+    """Pictures with 1-4 faces each of 30-400 pixels, some partly hidden, in uneven light."""
+    import numpy as np
+
+    w, h = HARD["size"]
+    pictures, truth, i = [], [], 0
+    while i < len(faces):
+        pic, boxes = texture(rng, w, h), []
+        for face in faces[i:i + int(rng.integers(HARD["per_picture"][0], HARD["per_picture"][1] + 1))]:
+            lo, hi = HARD["sides"]
+            side = int(round(math.exp(rng.uniform(math.log(lo), math.log(min(hi, h - 8))))))
+            for _ in range(100):  # a place clear of the faces already pasted
+                x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+                if all(x + side <= bx or bx + bs <= x or y + side <= by or by + bs <= y for bx, by, bs, _ in boxes):
+                    break
+            else:
+                break  # no room: the face goes to the next picture
+            square = turned(face, side, float(rng.uniform(-HARD["turn"], HARD["turn"]))).astype(np.float32)
+            if rng.uniform() < HARD["hidden"]:
+                square = hide_part(square, rng)
+            pic[y:y + side, x:x + side] = square
+            boxes.append((x, y, side, side))
+            truth.append((len(pictures), (x, y, side, side)))
+            i += 1
+        pictures.append(np.clip(light(pic, rng), 0, 255).astype(np.uint8))
+    return pictures, truth
 
 
 def match(truth, detections):
     """For each true face, the index into detections[picture] of its match, or None; and
     the number of detections that match no face (greedy by IoU, one to one)."""
+    from ferhw3.detect import iou
+
     found, false = [None] * len(truth), 0
     for pic, boxes in enumerate(detections):
         faces = [i for i, (p, _) in enumerate(truth) if p == pic]
@@ -107,24 +172,116 @@ def match(truth, detections):
     return found, false
 
 
-def score_rows(name, truth, detections, labels, predicted, direct, seconds):
-    """One results row: found, false, accuracy on the found faces, and the direct reading's
-    accuracy on the same faces."""
+def fit(name, pictures, truth, labels, direct, reader, say):
+    """Found and false detections by threshold on both sets, and accuracy on the standard
+    set's found faces by framing, for one detector (see --fit); each line to `say`."""
+    import itertools
+
     import numpy as np
 
-    found, false = match(truth, detections)
+    from ferhw3 import detect, photos
+
+    d = detect.create(name, **({} if name == "haar" else {"threshold": 0.5}))
+    found_boxes = {k: [d(p) for p in pictures[k]] for k in pictures}
+    for threshold in ([None] if name == "haar" else [0.5, 0.55, 0.6, 0.64, 0.68, 0.72, 0.8]):
+        line = []
+        for k in pictures:
+            kept = [[q for q in ds if threshold is None or q.score >= threshold] for ds in found_boxes[k]]
+            found, false = match(truth[k], [[d.framing.square(q.box) for q in ds] for ds in kept])
+            line.append(f"{k}: found {sum(f is not None for f in found)}/{len(truth[k])}, false {false} in "
+                        f"{len(pictures[k])} pictures")
+        say(f"- {name}, threshold {threshold or 'its own'}: " + "; ".join(line))
+    pics, boxes = pictures["standard"], found_boxes["standard"]
+    found, _ = match(truth["standard"], [[d.framing.square(q.box) for q in ds] for ds in boxes])
     hit = [i for i, j in enumerate(found) if j is not None]
-    acc = np.mean([predicted(i, found[i]) == labels[i] for i in hit]) if hit else float("nan")
-    acc_direct = np.mean(direct[hit] == labels[hit]) if hit else float("nan")
-    return (f"| {name} | {len(hit)}/{len(truth)} ({100 * len(hit) / len(truth):.1f}%) | {false} | "
-            f"{acc:.4f} | {acc_direct:.4f} | {len(detections) / seconds:.1f} |")
+    results = []
+    for scale, dy in itertools.product([0.95, 1.05, 1.15, 1.25, 1.35], [-0.15, -0.1, -0.05, 0.0, 0.05]):
+        framing = detect.Framing(scale, 0.0, dy)
+        crops = np.stack([photos.frame_face(pics[truth["standard"][i][0]],
+                                            framing.square(boxes[truth["standard"][i][0]][found[i]].box), 0) for i in hit])
+        results.append((float(np.mean(reader.read(crops).argmax(1) == labels[hit])), scale, dy))
+    say(f"- {name}: the {len(hit)} standard faces found, read directly: {np.mean(direct[hit] == labels[hit]):.4f}; "
+        "framed: " + ", ".join(f"Framing({scale}, 0.0, {dy}) {acc:.4f}" for acc, scale, dy in sorted(results, reverse=True)[:3])
+        + f" (the best three; in use when this ran: {d.framing})")
+
+
+def installed(name):
+    from ferhw3 import detect
+    from ferhw3.errors import UsageError
+
+    try:
+        return detect.create(name)
+    except UsageError as e:
+        print(f"photos: {name} skipped: {e}", file=sys.stderr)
+        return None
+
+
+def evaluate(detector, pictures, truth, labels, direct, reader):
+    """Found, false, accuracy on the found faces (framed; framed with the eyes levelled),
+    the direct reading's accuracy on them, ms of detection per picture."""
+    import numpy as np
+
+    from ferhw3 import photos
+
+    t = time.perf_counter()
+    found_boxes = [detector(pic) for pic in pictures]
+    ms = 1000 * (time.perf_counter() - t) / len(pictures)
+    squares = [[detector.framing.square(d.box) for d in ds] for ds in found_boxes]
+    found, false = match(truth, squares)
+    hit = [i for i, j in enumerate(found) if j is not None]
+    accs = []
+    for align in (False, True):
+        crops = [photos.frame_face(pictures[truth[i][0]], squares[truth[i][0]][found[i]], photos.MARGIN,
+                                   found_boxes[truth[i][0]][found[i]].angle if align else 0.0) for i in hit]
+        accs.append(float(np.mean(reader.read(np.stack(crops)).argmax(1) == labels[hit])) if hit else float("nan"))
+    return dict(found=len(hit), false=false, acc=accs[0], acc_aligned=accs[1],
+                direct=float(np.mean(direct[hit] == labels[hit])) if hit else float("nan"), ms=ms)
+
+
+def row(name, r, n_faces, n_pictures):
+    return (f"| {name} | {r['found']}/{n_faces} ({100 * r['found'] / n_faces:.1f}%) | {r['false']} "
+            f"({100 * r['false'] / n_pictures:.1f}) | {r['acc']:.4f} | {r['acc_aligned']:.4f} | {r['direct']:.4f} | "
+            f"{r['ms']:.0f} |")
+
+
+def fer_row(args, pictures, truth, labels, direct, hopper):
+    """The `fer` package's pipeline on the standard set, run by bench/photos_fer.py under --fer-python."""
+    import numpy as np
+    from PIL import Image
+
+    from ferhw3.data import CLASS_NAMES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        names = []
+        for k, pic in enumerate(pictures):
+            names.append(os.path.join(tmp, f"{k:04d}.png"))
+            Image.fromarray(pic).save(names[-1])
+        names.append(hopper)
+        with open(os.path.join(tmp, "list.json"), "w") as f:
+            json.dump(names, f)
+        done = subprocess.run([args.fer_python, os.path.join(HERE, "photos_fer.py"), os.path.join(tmp, "list.json"),
+                               os.path.join(tmp, "fer.json")], capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"photos: the fer run failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        with open(os.path.join(tmp, "fer.json")) as f:
+            fer = json.load(f)
+    per_pic = fer["pictures"][:-1]
+    found, false = match(truth, [[tuple(d["box"]) for d in pic] for pic in per_pic])
+    hit = [i for i, j in enumerate(found) if j is not None]
+    order = [n.lower() for n in CLASS_NAMES]
+    read = [int(np.argmax([per_pic[truth[i][0]][found[i]]["emotions"][n] for n in order])) for i in hit]
+    acc = float(np.mean(np.array(read) == labels[hit]))
+    r = dict(found=len(hit), false=false, acc=acc, acc_aligned=float("nan"), direct=float(np.mean(direct[hit] == labels[hit])),
+             ms=1000 * fer["seconds"] / len(pictures))
+    return row(f"`fer` {fer['version']} (its Haar cascade and model)", r, len(truth), len(pictures))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=DATA)
-    p.add_argument("--faces", type=int, default=400, help="validation faces to paste (two per picture)")
-    p.add_argument("--margins", default="0,0.025,0.05,0.1,0.2")
+    p.add_argument("--faces", type=int, default=400, help="faces to paste in each set")
+    p.add_argument("--detectors", default="haar,blazeface,blazeface-full,mtcnn")
+    p.add_argument("--fit", action="store_true", help="fit each detector's framing on training faces and print it")
     p.add_argument("--fer-python", help="a Python with the `fer` package, for its row")
     p.add_argument("--results", default=os.path.join(HERE, "results_photos.md"))
     args = p.parse_args()
@@ -132,105 +289,72 @@ def main():
     import numpy as np
     from matplotlib import cbook
 
-    from ferhw3 import evaluate, manifest, photos
+    from ferhw3 import detect, evaluate as ev, manifest, photos
     from ferhw3.data import CLASS_NAMES
 
     model = manifest.role("analysis")[0]  # measured on validation faces: a model that never saw them
-    x, y, _, _ = evaluate.validation_faces(args.data, model)
-    pick = np.random.default_rng(0).permutation(len(x))[:args.faces]
+    x, y, _, _ = ev.validation_faces(args.data, model)
+    order = np.random.default_rng(0).permutation(len(x))
+    pick = order[args.faces:args.faces + 600] if args.fit else order[:args.faces]  # fitted on others than scored
     x, y = x[pick], y[pick]
-    pictures, truth = paste_pictures(x, np.random.default_rng(1))
-    reader = photos.Recogniser(role="analysis", tta="flip")
+    sets = {"standard": standard_pictures(x, np.random.default_rng(1 + 20 * args.fit)),
+            "hard": hard_pictures(x, np.random.default_rng(3 + 20 * args.fit))}
+    if args.fit:
+        reader = photos.Recogniser(role="analysis", tta="flip", detector="haar")
+        lines = [f"$ python bench/photos.py --fit --detectors {args.detectors}",
+                 f"{os.cpu_count()} CPU cores; {time.strftime('%Y-%m-%d')}; 600 validation faces (the project's split) "
+                 f"that bench/photos.py does not score, pasted into pictures of both sets; a face is found when the "
+                 f"detector's framed square overlaps it with IoU >= {IOU}; accuracy of {os.path.basename(model)}, "
+                 f"TTA {reader.tta}", ""]
+
+        def say(line):
+            lines.append(line)
+            print(line, flush=True)
+
+        direct = reader.read(x).argmax(1)
+        for name in args.detectors.split(","):
+            if installed(name) is not None:
+                fit(name, {k: v[0] for k, v in sets.items()}, {k: v[1] for k, v in sets.items()}, y, direct, reader, say)
+        out = os.path.join(HERE, "results_photos_fit.md")
+        with open(out + ".tmp", "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.replace(out + ".tmp", out)
+        print(f"photos: wrote {out}")
+        return
+    detectors = {n: d for n in args.detectors.split(",") if (d := installed(n)) is not None}
+    reader = photos.Recogniser(role="analysis", tta="flip", detector=detectors[next(iter(detectors))])
     direct = reader.read(x).argmax(1)
-    out = [f"$ python bench/photos.py --faces {args.faces}{' --fer-python PYTHON' if args.fer_python else ''}",
-           f"{os.cpu_count()} CPU cores; {time.strftime('%Y-%m-%d')}; {len(x)} validation faces (the project's split) "
-           f"of {os.path.basename(model)} (the shipped analysis model, TTA {reader.tta}), pasted two to a {SIZE[0]}x{SIZE[1]} "
-           f"picture at 2-4x their size, turned by up to {MAX_TURN:.0f} degrees; a face is found when a box overlaps "
-           f"it with IoU >= {IOU}", "",
-           f"Read directly (the 48x48 faces themselves): accuracy {np.mean(direct == y):.4f}", ""]
-
-    t = time.perf_counter()
-    detections = [reader.detector(pic) for pic in pictures]
-    detect_s = time.perf_counter() - t
-    found, false = match(truth, detections)
-    ratios = [detections[truth[i][0]][j][2] / truth[i][1][2] for i, j in enumerate(found) if j is not None]
-    out += [f"Detector box side / pasted face side: median {np.median(ratios):.3f} (quartiles "
-            f"{np.percentile(ratios, 25):.3f}-{np.percentile(ratios, 75):.3f}); the margin that gives the whole "
-            f"face back: {(1 / np.median(ratios) - 1) / 2:.3f} of the box on each side", "",
-            "| pipeline | faces found | false detections | accuracy on the found faces | the same faces read "
-            "directly | pictures/s |", "|---|---:|---:|---:|---:|---:|"]
-    print("\n".join(out), flush=True)
-    for margin in [float(m) for m in args.margins.split(",")]:
-        for align in (False, True):
-            if align and abs(margin - photos.MARGIN) > 1e-9:
-                continue
-            t = time.perf_counter()
-            crops, where = [], {}
-            for i, j in enumerate(found):
-                if j is not None:
-                    grey, box = pictures[truth[i][0]], detections[truth[i][0]][j]
-                    angle = reader.detector.eye_angle(grey, box) if align else 0.0
-                    where[i] = len(crops)
-                    crops.append(photos.frame_face(grey, box, margin, angle))
-            labels = reader.read(np.stack(crops)).argmax(1)
-            seconds = detect_s + time.perf_counter() - t
-            name = f"ferhw3, margin {margin:g}{', eyes aligned' if align else ''}" + \
-                   (" (the default)" if abs(margin - photos.MARGIN) < 1e-9 and not align else "")
-            out.append(score_rows(name, truth, detections, y, lambda i, j: labels[where[i]], direct, seconds))
-            print(out[-1], flush=True)
-
-    for neighbours in (3, 8):  # the cascade's threshold: more neighbours, fewer and surer boxes
-        t = time.perf_counter()
-        other = photos.Detector(min_neighbors=neighbours)
-        boxes = [other(pic) for pic in pictures]
-        hits, _ = match(truth, boxes)
-        crops = {i: photos.frame_face(pictures[truth[i][0]], boxes[truth[i][0]][j], photos.MARGIN)
-                 for i, j in enumerate(hits) if j is not None}
-        read = dict(zip(crops, reader.read(np.stack(list(crops.values()))).argmax(1)))
-        out.append(score_rows(f"ferhw3, margin {photos.MARGIN:g}, min_neighbors {neighbours} (default "
-                              f"{reader.detector.min_neighbors})", truth, boxes, y, lambda i, j: read[i], direct,
-                              time.perf_counter() - t))
-        print(out[-1], flush=True)
-
     hopper = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    faces = reader.faces(hopper)
-    hopper_rows = [f"| ferhw3 | {f.box} | {f.emotion} | "
-                   + " ".join(f"{n} {q:.2f}" for n, q in zip(CLASS_NAMES, f.probs)) + " |" for f in faces]
-    if args.fer_python:
-        with tempfile.TemporaryDirectory() as tmp:
-            from PIL import Image
+    out = [f"$ python bench/photos.py --faces {args.faces} --detectors {','.join(detectors)}"
+           f"{' --fer-python PYTHON' if args.fer_python else ''}",
+           f"{os.cpu_count()} CPU cores; {time.strftime('%Y-%m-%d')}; {len(x)} validation faces (the project's split) of "
+           f"{os.path.basename(model)} (the shipped analysis model, TTA {reader.tta}), read directly: accuracy "
+           f"{np.mean(direct == y):.4f}. A face is found when the detector's framed square overlaps the pasted one with "
+           f"IoU >= {IOU}; false detections: boxes that match no face (per 100 pictures in brackets); ms: detection "
+           f"alone, per picture.", ""]
+    for set_name, (pictures, truth) in sets.items():
+        out += [f"**{set_name}** ({len(pictures)} pictures, {len(truth)} faces): "
+                + ("two faces to a 480x360 picture, 2-4x their size, turned up to 10 degrees" if set_name == "standard"
+                   else "1-4 faces to a 640x480 picture, 30-400 pixels, turned up to 15 degrees, a third partly hidden, "
+                        "dimmed and unevenly lit"), "",
+                "| detector | faces found | false detections | accuracy on the found faces | eyes levelled | "
+                "the same faces read directly | ms |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, d in detectors.items():
+            r = evaluate(d, pictures, truth, y, direct, reader)
+            out.append(row(name + (" (the default)" if name == detect.DEFAULT else ""), r, len(truth), len(pictures)))
+            print(out[-1], flush=True)
+        if set_name == "standard" and args.fer_python:
+            out.append(fer_row(args, pictures, truth, y, direct, hopper))
+        out.append("")
 
-            names = []
-            for k, pic in enumerate(pictures):
-                names.append(os.path.join(tmp, f"{k:04d}.png"))
-                Image.fromarray(pic).save(names[-1])
-            names.append(hopper)
-            with open(os.path.join(tmp, "list.json"), "w") as f:
-                json.dump(names, f)
-            done = subprocess.run([args.fer_python, os.path.join(HERE, "photos_fer.py"), os.path.join(tmp, "list.json"),
-                                   os.path.join(tmp, "fer.json")], capture_output=True, text=True)
-            if done.returncode:
-                sys.exit(f"photos: the fer run failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-            with open(os.path.join(tmp, "fer.json")) as f:
-                fer = json.load(f)
-        per_pic, fer_hopper = fer["pictures"][:-1], fer["pictures"][-1]
-        fer_boxes = [[tuple(d["box"]) for d in pic] for pic in per_pic]
-        order = [n.lower() for n in CLASS_NAMES]
-
-        def fer_label(i, j):
-            emotions = per_pic[truth[i][0]][j]["emotions"]
-            return int(np.argmax([emotions[n] for n in order]))
-
-        out.append(score_rows(f"`fer` {fer['version']} (its Haar cascade and model)", truth, fer_boxes, y, fer_label,
-                              direct, fer["seconds"]))
-        print(out[-1], flush=True)
-        hopper_rows += [f"| fer | {tuple(d['box'])} | {max(d['emotions'], key=d['emotions'].get)} | "
-                        + " ".join(f"{n} {d['emotions'][n.lower()]:.2f}" for n in CLASS_NAMES) + " |"
-                        for d in fer_hopper]
-    out += ["", "matplotlib's grace_hopper.jpg (512x600):", "", "| pipeline | box (x, y, w, h) | expression | "
-            "probabilities |", "|---|---|---|---|", *hopper_rows]
+    out += ["matplotlib's grace_hopper.jpg (512x600), read by the analysis model:", "",
+            "| detector | square read (x, y, w, h) | expression | probabilities |", "|---|---|---|---|"]
+    for name, d in detectors.items():
+        reader.detector = d
+        out += [f"| {name} | {f.box} | {f.emotion} | " + " ".join(f"{n} {q:.2f}" for n, q in zip(CLASS_NAMES, f.probs))
+                + " |" for f in reader.faces(hopper)]
     text = "\n".join(out) + "\n"
-    print("\n".join(out[-len(hopper_rows) - 4:]))
+    print("\n".join(out[-len(detectors) - 4:]))
     with open(args.results + ".tmp", "w") as f:
         f.write(text)
     os.replace(args.results + ".tmp", args.results)

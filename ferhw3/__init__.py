@@ -5,7 +5,9 @@ Modules, one job each: data (reading faces), models (architectures), recipes and
 train (fit), callbacks, budget, optim, runfiles (a run's files), members (the queue),
 distill, selftrain, meanteacher, predict, outputs (every prediction file), modelfile
 (loading a model), export, evaluate, manifest (the shipped models), explain (figures),
-errors; infer, the prediction engines (h5graph: an .h5 built into OpenVINO without
+errors; photos (faces in pictures: detect, frame, read) and video (tracks, smoothing, the
+annotated copy); detect, the face detectors by name (BlazeFace on OpenVINO, its weights
+shipped inside; Haar; MTCNN where installed); infer, the prediction engines (h5graph: an .h5 built into OpenVINO without
 TensorFlow; engine: OpenVINO or Keras); serve, the HTTP service and its page (FastAPI, the
 `serve` extra); cli, the command-line layer on top (argument
 parsing, messages, exit codes): every `ferhw3` command, and the scripts' code.

@@ -12,7 +12,8 @@ import numpy as np
 from .data import CLASS_NAMES
 from .errors import DataError
 
-FACE_COLUMNS = ("file", "frame", "face", "x", "y", "w", "h", "label", "emotion") + CLASS_NAMES
+FACE_COLUMNS = ("file", "frame", "face", "track", "x", "y", "w", "h", "label", "emotion") + CLASS_NAMES
+TRACK_COLUMNS = ("file", "track", "first_frame", "last_frame", "frames_seen", "emotion") + CLASS_NAMES
 
 
 def csv_field(text: str) -> str:
@@ -73,14 +74,24 @@ def write_image_labels(path: str, names: list[str], labels: np.ndarray, probs: n
 
 def face_rows(name: str, frame, faces) -> list[str]:
     """The rows of one picture (a photo, or frame `frame` of a video): one per face found
-    (`ferhw3.photos.Face`), or one with an empty box when none was."""
+    (`ferhw3.photos.Face`), or one with an empty box when none was; `track` is empty
+    outside videos."""
     frame = "" if frame is None else str(frame)
     if not faces:
         return [",".join([csv_field(name), frame] + [""] * (len(FACE_COLUMNS) - 2))]
-    return [",".join([csv_field(name), frame, str(i), *map(str, f.box), str(f.label), f.emotion,
+    return [",".join([csv_field(name), frame, str(i), "" if f.track is None else str(f.track), *map(str, f.box),
+                      str(f.label), f.emotion,
                       *(f"{p:.4f}" for p in f.probs)]) for i, f in enumerate(faces)]
 
 
 def write_faces(path: str, rows) -> None:
     """The faces found in photos and videos: FACE_COLUMNS, rows from `face_rows`."""
     write_csv_atomic(path, ",".join(FACE_COLUMNS), rows)
+
+
+def write_tracks(path: str, rows) -> None:
+    """The faces tracked through videos: TRACK_COLUMNS, one row per (file, summary row of
+    ferhw3.video.Tracker.summary)."""
+    write_csv_atomic(path, ",".join(TRACK_COLUMNS), (
+        ",".join([csv_field(name), str(r["track"]), str(r["first_frame"]), str(r["last_frame"]),
+                  str(r["frames_seen"]), r["emotion"], *(f"{p:.4f}" for p in r["probs"])]) for name, r in rows))

@@ -1,42 +1,40 @@
 """Faces in photos and video: find them, frame them as FER2013 frames its faces, read them.
 
     from ferhw3.photos import Recogniser
-    reader = Recogniser()                      # the shipped default model, OpenCV's face detector
+    reader = Recogniser()                      # the shipped default model and face detector
     for face in reader.faces("group.jpg"):     # a path, a PIL image or a numpy array
         print(face.box, face.emotion, face.probs.round(2))
 
-The detector is OpenCV's Haar cascade for frontal faces, whose weights ship inside the
-`opencv-python-headless` wheel: nothing is downloaded. FER2013's faces are tight crops,
-roughly registered; a detector's box is tighter still, so each box is widened by `MARGIN`
-of its side on every side before it is cut out (the margin that read pasted validation
-faces best, bench/results_photos.md) and, with `align`, turned so the eyes are level.
+The detectors (ferhw3.detect: BlazeFace by default, whose weights ship inside this package;
+Haar; MTCNN where installed) give boxes of their own shape; each detector's fitted framing
+turns its box into the square FER2013 would have cut (bench/photos.py --fit), which is
+widened by `margin` of its side on every side, turned so the eyes are level with `align`,
+and read.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import detect
 from .data import CLASS_NAMES, IMG_SIZE, IMAGE_SUFFIXES, describe_found, files_under, open_image
-from .errors import DataError, UsageError
+from .detect.haar import cv2_module as _cv2
+from .errors import DataError
 
-CASCADE = "haarcascade_frontalface_default.xml"
-EYE_CASCADE = "haarcascade_eye.xml"
-MARGIN = 0.0          # of the box's side, added on each side (bench/photos.py: the best of 0-0.2)
-MIN_FACE = 36         # pixels: the smallest face looked for (FER2013's are 48; smaller boxes were
-                      # mostly false detections in textured backgrounds)
+MARGIN = 0.0          # of the framed square's side, added on each side
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
 @dataclass
 class Face:
-    box: tuple[int, int, int, int]  # x, y, w, h in the picture's pixels
+    box: tuple[int, int, int, int]  # x, y, w, h in the picture's pixels: the square that was read
     probs: np.ndarray               # the 7 class probabilities
     crop: np.ndarray                # the 48x48 grey face that was read (uint8, 48x48x1)
+    score: float = 1.0              # the detector's confidence
+    track: int | None = None        # in a video: the face's track (ferhw3.video)
 
     @property
     def label(self) -> int:
@@ -45,18 +43,6 @@ class Face:
     @property
     def emotion(self) -> str:
         return CLASS_NAMES[self.label]
-
-
-def _cv2():
-    # FFmpeg inside OpenCV prints its own lines about a file it cannot read; the error we
-    # raise says it in one line
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-    try:
-        import cv2
-    except ImportError:
-        raise UsageError("face detection needs OpenCV: pip install opencv-python-headless") from None
-    return cv2
 
 
 def grey_array(image) -> np.ndarray:
@@ -86,40 +72,6 @@ def grey_array(image) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-class Detector:
-    """OpenCV's frontal-face Haar cascade: boxes (x, y, w, h), top to bottom, left to right."""
-
-    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = MIN_FACE):
-        cv2 = _cv2()
-        self.cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, CASCADE))
-        self.eyes = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, EYE_CASCADE))
-        if self.cascade.empty() or self.eyes.empty():
-            raise UsageError(f"OpenCV's Haar cascades are missing from {cv2.data.haarcascades}; "
-                             f"install opencv-python-headless 4.x (OpenCV 5 no longer ships them)")
-        self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
-
-    def __call__(self, grey: np.ndarray) -> list[tuple[int, int, int, int]]:
-        # no histogram equalisation: on the pasted faces it found fewer (264 against 277 of 400)
-        found = self.cascade.detectMultiScale(grey, self.scale_factor, self.min_neighbors,
-                                              minSize=(self.min_size, self.min_size))
-        boxes = [tuple(int(v) for v in b) for b in (found if len(found) else [])]
-        return sorted(boxes, key=lambda b: (b[1] // max(b[3], 1), b[0]))
-
-    def eye_angle(self, grey: np.ndarray, box) -> float:
-        """Degrees the face is turned (positive: its right side lower), from the two largest
-        eyes found in the box's upper half; 0 when two eyes are not found."""
-        x, y, w, h = box
-        upper = grey[y:y + h // 2, x:x + w]
-        eyes = self.eyes.detectMultiScale(upper, 1.1, 3, minSize=(max(w // 8, 5), max(w // 8, 5)))
-        if len(eyes) < 2:
-            return 0.0
-        (ax, ay, aw, ah), (bx, by, bw, bh) = sorted(sorted(eyes, key=lambda e: -e[2] * e[3])[:2], key=lambda e: e[0])
-        dx, dy = (bx + bw / 2) - (ax + aw / 2), (by + bh / 2) - (ay + ah / 2)
-        if dx < w / 5:  # two detections of one eye
-            return 0.0
-        return math.degrees(math.atan2(dy, dx))
-
-
 def frame_face(grey: np.ndarray, box, margin: float = MARGIN, angle: float = 0.0) -> np.ndarray:
     """The face in `box` as FER2013 frames it: the square around the box's centre, its side
     the box's widened by `margin` on each side, turned by `angle` degrees about the centre
@@ -143,10 +95,11 @@ class Recogniser:
 
     models: model paths, or None for the shipped ones of `role` (models/manifest.json).
     tta: test-time augmentation of each face (default: the role's, else flip).
+    detector: a name of ferhw3.detect.DETECTORS or a detector object.
     """
 
     def __init__(self, models=None, role: str = "default", tta: str | None = None, margin: float = MARGIN,
-                 align: bool = False, detector: Detector | None = None):
+                 align: bool = False, detector=detect.DEFAULT):
         from . import manifest
         from .predict import load_predictors
 
@@ -154,8 +107,7 @@ class Recogniser:
         self.tta = tta or (None if models else manifest.role_tta(role)) or "flip"
         self.models = load_predictors(paths, self.tta)
         self.margin, self.align = margin, align
-        self.detector = detector or Detector()
-        self._detecting = threading.Lock()  # OpenCV's cascade is not safe to share between threads
+        self.detector = detect.create(detector) if isinstance(detector, str) else detector
 
     @property
     def engine(self) -> str:
@@ -173,12 +125,11 @@ class Recogniser:
         """Every face found in `image` (a path, a PIL image or a numpy array), with its box,
         its 48x48 crop and its class probabilities."""
         grey = grey_array(image)
-        with self._detecting:
-            boxes = self.detector(grey)
-            angles = [self.detector.eye_angle(grey, b) if self.align else 0.0 for b in boxes]
-        crops = np.stack([frame_face(grey, b, self.margin, a) for b, a in zip(boxes, angles)]) if boxes else \
-            np.zeros((0, IMG_SIZE, IMG_SIZE, 1), np.uint8)
-        return [Face(b, p, c) for b, p, c in zip(boxes, self.read(crops), crops)]
+        found = detect.reading_order(self.detector(grey))
+        boxes = [self.detector.framing.square(d.box) for d in found]
+        crops = np.stack([frame_face(grey, b, self.margin, d.angle if self.align else 0.0)
+                          for b, d in zip(boxes, found)]) if found else np.zeros((0, IMG_SIZE, IMG_SIZE, 1), np.uint8)
+        return [Face(b, p, c, d.score) for b, p, c, d in zip(boxes, self.read(crops), crops, found)]
 
 
 # ---- files: photos, folders, videos ---------------------------------------------------------
@@ -203,39 +154,14 @@ def media_files(path: str) -> list[str]:
     return [path]
 
 
-def video_frames(path: str, every: int):
-    """(frame number, RGB frame) for frames 0, every, 2*every, ... of a video OpenCV reads."""
-    cv2 = _cv2()
-    video = cv2.VideoCapture(path)
-    if not video.isOpened():
-        raise DataError(f"{path}: not a video OpenCV can read")
-    try:
-        n = 0
-        ok, frame = video.read()
-        if not ok:
-            raise DataError(f"{path}: frame 0: no frame could be decoded")
-        while ok:
-            if n % every == 0:
-                yield n, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            ok = video.grab()
-            n += 1
-            if ok and n % every == 0:
-                ok, frame = video.retrieve()
-    finally:
-        video.release()
-
-
-def pictures(path: str, every: int = 10):
-    """(frame number or None, RGB array) of each picture in the file: a photo once (upright,
-    EXIF applied), a video's every `every`-th frame."""
-    if is_video(path):
-        yield from video_frames(path, every)
-    else:
-        yield None, np.asarray(open_image(path, convert="RGB"))
+def photo(path: str) -> np.ndarray:
+    """A photo as an RGB array, upright (its EXIF orientation applied). Videos: ferhw3.video."""
+    return np.asarray(open_image(path, convert="RGB"))
 
 
 def annotate(rgb: np.ndarray, faces: list[Face]):
-    """A copy of the picture with each face's box, number and expression drawn (PIL image)."""
+    """A copy of the picture with each face's box, number (its track in a video) and
+    expression drawn (PIL image)."""
     from PIL import Image, ImageDraw, ImageFont
 
     im = Image.fromarray(rgb).convert("RGB")
@@ -249,7 +175,7 @@ def annotate(rgb: np.ndarray, faces: list[Face]):
         x, y, w, h = face.box
         width = max(2, min(im.size) // 200)
         draw.rectangle((x, y, x + w, y + h), outline=(255, 210, 0), width=width)
-        text = f"{i} {face.emotion} {face.probs.max():.2f}"
+        text = f"{i if face.track is None else f'#{face.track}'} {face.emotion} {face.probs.max():.2f}"
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         ty = y - (bottom - top) - 2 * width if y - (bottom - top) - 2 * width >= 0 else y + h + width
         draw.rectangle((x, ty, x + right - left + 2 * width, ty + bottom - top + 2 * width), fill=(255, 210, 0))

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, hopper
 
 cv2 = pytest.importorskip("cv2")
-from ferhw3 import photos  # noqa: E402
+from ferhw3 import detect, photos  # noqa: E402
 from ferhw3.data import CLASS_NAMES, load_faces  # noqa: E402
 from ferhw3.outputs import FACE_COLUMNS  # noqa: E402
 
@@ -38,18 +38,20 @@ def textured(w=480, h=360, seed=0):
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 255).astype(np.uint8)
 
 
-@pytest.fixture(scope="module")
-def detector():
-    return photos.Detector()
+@pytest.fixture(scope="module", params=["blazeface", "haar"])
+def detector(request):
+    return detect.create(request.param)
 
 
 @pytest.fixture(scope="module")
-def pasted(detector):
+def pasted():
     """A 480x360 textured picture with two real faces pasted at 3x their size at known
-    places, and those boxes and faces. The faces are the demo sample's first two that the
-    detector finds when each is shown alone."""
+    places, and those boxes and faces. The faces are the demo sample's first two that both
+    detectors find when each is shown alone."""
     faces = load_faces(SAMPLE).x
-    alone = [f for f in faces[:40] if detector(cv2.resize(np.pad(f[:, :, 0], 16, mode="edge"), (240, 240)))]
+    finders = [detect.create(name) for name in ("blazeface", "haar")]
+    alone = [f for f in faces[:40] if all(find(cv2.resize(np.pad(f[:, :, 0], 16, mode="edge"), (240, 240)))
+                                          for find in finders)]
     assert len(alone) >= 2
     pic, boxes = textured(), [(30, 60, 144, 144), (290, 170, 144, 144)]
     for f, (x, y, w, h) in zip(alone[:2], boxes):
@@ -65,12 +67,14 @@ def iou(a, b):
 
 def test_detector_finds_pasted_faces_at_their_places_and_none_where_there_are_none(detector, pasted):
     pic, boxes, _ = pasted
-    found = detector(pic)
+    found = detect.reading_order(detector(pic))
     assert len(found) == 2, found
-    for truth, box in zip(boxes, found):  # sorted top to bottom, left to right, as the boxes are
-        assert iou(truth, box) > 0.4, (truth, box)
+    for truth, d in zip(boxes, found):  # in reading order, as the boxes are
+        assert iou(truth, detector.framing.square(d.box)) > 0.4, (truth, d)
+        assert 0 < d.score <= 1
     assert detector(plain()) == []
     assert detector(np.full((200, 300), 128, np.uint8)) == []
+    assert detector(textured(seed=5)) == []
 
 
 def test_framed_face_is_the_pasted_face(detector, pasted):
@@ -179,9 +183,13 @@ def test_video_every_nth_frame(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     rows = pd.read_csv(out, keep_default_na=False)
     assert rows["frame"].tolist() == [0, 2, 4, 6]
-    assert rows["face"].tolist() == [0, 0, "", 0] or rows["face"].astype(str).tolist() == ["0", "0", "", "0"]
+    assert rows["face"].astype(str).tolist() == ["0", "0", "", "0"]
+    assert rows["track"].astype(str).tolist() == ["0", "0", "", "0"]  # one face, one track across the gap
     assert "clip.avi frame 4: no face found" in r.stderr
-    assert sorted(os.listdir(tmp_path / "a")) == [f"clip.frame{i}.faces.jpg" for i in (0, 2, 6)]
+    assert os.listdir(tmp_path / "a") == ["clip.faces.mp4"]  # every frame, annotated
+    assert int(cv2.VideoCapture(str(tmp_path / "a" / "clip.faces.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 7
+    tracks = pd.read_csv(tmp_path / "clip.tracks.csv")
+    assert tracks[["track", "first_frame", "last_frame", "frames_seen"]].values.tolist() == [[0, 0, 6, 3]]
 
 
 @pytest.mark.parametrize("case", ["unreadable photo", "broken video", "empty folder", "annotate is a file",
@@ -230,3 +238,14 @@ def test_outputs_that_are_inputs_are_refused_before_any_work(tmp_path):
     r = predict(folder, out, "--detect", "--annotate", folder)
     assert r.returncode != 0 and "gh.faces.jpg: is also an input" in r.stderr
     assert not out.exists() and sorted(os.listdir(folder)) == ["gh.faces.jpg", "gh.jpg"]
+
+
+def test_min_face_and_detector_choice_reach_the_detector(tmp_path):
+    """--min-face larger than the face: nothing found; --detector haar: the same face found."""
+    out = tmp_path / "o.csv"
+    r = predict(hopper(), out, "--detect", "--min-face", "400")
+    assert r.returncode == 0 and "no face found" in r.stderr, r.stderr[-2000:]
+    r = predict(hopper(), out, "--detect", "--detector", "haar")
+    assert r.returncode == 0 and "1 faces in 1 pictures" in r.stdout and "haar detector" in r.stdout, r.stderr[-2000:]
+    r = predict(hopper(), out, "--detect", "--min-face", "3")
+    assert r.returncode != 0 and "--min-face must be 8 pixels or more" in r.stderr

