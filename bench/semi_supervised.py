@@ -29,6 +29,7 @@ and an interrupted supervised arm continues from its checkpoint. Run it in the b
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
