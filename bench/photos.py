@@ -23,8 +23,9 @@ reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md
 never scored) into other pictures of both sets and prints, for each detector, faces found
 and false detections at a range of thresholds, and the accuracy on the standard set's
 found faces for a grid of framings (scale of the box, vertical offset in box sides): the
-thresholds and framings in ferhw3/detect were chosen from it. Writes
-bench/results_photos_fit.md.
+thresholds and framings in ferhw3/detect were chosen from it; first, how often each
+BlazeFace network finds a face by the share of its input the face covers (the pyramid's
+smallest share). Writes bench/results_photos_fit.md.
 """
 
 import argparse
@@ -194,15 +195,44 @@ def fit(name, pictures, truth, labels, direct, reader, say):
     pics, boxes = pictures["standard"], found_boxes["standard"]
     found, _ = match(truth["standard"], [[d.framing.square(q.box) for q in ds] for ds in boxes])
     hit = [i for i, j in enumerate(found) if j is not None]
-    results = []
-    for scale, dy in itertools.product([0.95, 1.05, 1.15, 1.25, 1.35], [-0.15, -0.1, -0.05, 0.0, 0.05]):
-        framing = detect.Framing(scale, 0.0, dy)
-        crops = np.stack([photos.frame_face(pics[truth["standard"][i][0]],
-                                            framing.square(boxes[truth["standard"][i][0]][found[i]].box), 0) for i in hit])
-        results.append((float(np.mean(reader.read(crops).argmax(1) == labels[hit])), scale, dy))
+    detections = [boxes[truth["standard"][i][0]][found[i]] for i in hit]
+
+    def accuracy(framing, align=False):
+        crops = np.stack([photos.frame_face(pics[truth["standard"][i][0]], framing.square(q.box), 0,
+                                            q.angle if align else 0.0) for i, q in zip(hit, detections)])
+        return float(np.mean(reader.read(crops).argmax(1) == labels[hit]))
+
+    results = sorted(((accuracy(detect.Framing(scale, 0.0, dy)), scale, dy) for scale, dy in
+                      itertools.product([0.95, 1.05, 1.15, 1.25, 1.35], [-0.15, -0.1, -0.05, 0.0, 0.05])), reverse=True)
     say(f"- {name}: the {len(hit)} standard faces found, read directly: {np.mean(direct[hit] == labels[hit]):.4f}; "
-        "framed: " + ", ".join(f"Framing({scale}, 0.0, {dy}) {acc:.4f}" for acc, scale, dy in sorted(results, reverse=True)[:3])
-        + f" (the best three; in use when this ran: {d.framing})")
+        "framed: " + ", ".join(f"Framing({scale}, 0.0, {dy}) {acc:.4f}" for acc, scale, dy in results[:3])
+        + f" (the best three); in use when this ran: {d.framing}, {accuracy(d.framing):.4f}, eyes levelled "
+          f"{accuracy(d.framing, align=True):.4f}")
+
+
+def sizes(say, faces, rng, per_size=60):
+    """How often each BlazeFace network finds a pasted face (IoU >= 0.3 with the face's square)
+    that covers a given share of its input, the whole picture read at once."""
+    import cv2
+    import numpy as np
+
+    from ferhw3.detect import blazeface, iou
+
+    for network in ("short", "full"):
+        finder = blazeface.BlazeFace(network, min_face=10 ** 6)  # one view: the whole picture
+        line = []
+        for share in (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 0.9):
+            found = 0
+            for face in faces[:per_size]:
+                picture = texture(rng, 384, 384)
+                side = int(384 * share)
+                x, y = rng.integers(0, 384 - side + 1, 2)
+                picture[y:y + side, x:x + side] = cv2.resize(face[:, :, 0], (side, side), interpolation=cv2.INTER_CUBIC)
+                boxes, scores, eyes = finder.raw(np.clip(picture, 0, 255).astype(np.uint8))
+                found += any(iou(d.box, (x, y, side, side)) > 0.3 for d in blazeface.merge(boxes, scores, eyes))
+            line.append(f"{share:g}: {found / per_size:.0%}")
+        say(f"- blazeface {network} range, faces found by their share of the input's side (first look, score > "
+            f"{blazeface.CANDIDATE}): " + ", ".join(line))
 
 
 def installed(name):
@@ -312,6 +342,7 @@ def main():
             print(line, flush=True)
 
         direct = reader.read(x).argmax(1)
+        sizes(say, x, np.random.default_rng(5))
         for name in args.detectors.split(","):
             if installed(name) is not None:
                 fit(name, {k: v[0] for k, v in sets.items()}, {k: v[1] for k, v in sets.items()}, y, direct, reader, say)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import detect
 from .data import CLASS_NAMES, IMG_SIZE, IMAGE_SUFFIXES, describe_found, files_under, open_image
-from .detect.haar import cv2_module as _cv2
+from .detect.base import cv2_module as _cv2
 from .errors import DataError
 
 MARGIN = 0.0          # of the framed square's side, added on each side

@@ -15,6 +15,7 @@ probabilities: smoothed = smooth x previous + (1 - smooth) x this read (0: none)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .data import CLASS_NAMES
-from .detect import iou
+from .detect.base import cv2_module, iou
 from .errors import DataError
 
 MIN_IOU = 0.3   # a face continues a track when its box overlaps the track's last box this much
@@ -92,8 +93,6 @@ def frames(path: str, every: int, all_frames: bool = False):
     """(frame number, RGB frame, whether to read it) of a video OpenCV reads: frames 0,
     every, 2 x every, ...; with `all_frames` every frame (the others not to be read), as an
     annotated copy needs. Also the video's frames per second, first."""
-    from .detect.haar import cv2_module
-
     cv2 = cv2_module()
     video = cv2.VideoCapture(path)
     if not video.isOpened():
@@ -126,7 +125,6 @@ class AnnotatedVideo:
         self.tmp = f"{base}.tmp-{os.getpid()}{ext or '.mp4'}"  # OpenCV picks the container by the suffix
 
     def write(self, rgb: np.ndarray, faces: list) -> None:
-        from .detect.haar import cv2_module
         from .photos import annotate
 
         cv2 = cv2_module()
@@ -168,9 +166,8 @@ def read_video(reader, path: str, every: int = 10, smooth: float = SMOOTH, annot
     tracker, read = Tracker(smooth), []
     stream = frames(path, every, all_frames=annotated is not None)
     fps = next(stream)
-    out = AnnotatedVideo(annotated, fps) if annotated else None
     faces = []
-    try:
+    with AnnotatedVideo(annotated, fps) if annotated else contextlib.nullcontext() as out:
         for n, rgb, to_read in stream:
             if to_read:
                 faces = tracker.update(n, reader.faces(rgb))
@@ -179,10 +176,4 @@ def read_video(reader, path: str, every: int = 10, smooth: float = SMOOTH, annot
                     on_read(n, faces)
             if out:
                 out.write(rgb, faces)
-    except BaseException as e:
-        if out:
-            out.__exit__(type(e), e, None)
-        raise
-    if out:
-        out.__exit__(None, None, None)
     return VideoFaces(read, tracker)

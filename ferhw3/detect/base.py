@@ -4,7 +4,22 @@ eyes; and how a box becomes FER2013's framing of the face."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+
+from ..errors import UsageError
+
+
+def cv2_module():
+    """OpenCV, imported quietly: FFmpeg inside it prints its own lines about a file it cannot
+    read, and our errors say it in one line."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    try:
+        import cv2
+    except ImportError:
+        raise UsageError("face detection needs OpenCV: pip install opencv-python-headless") from None
+    return cv2
 
 
 @dataclass

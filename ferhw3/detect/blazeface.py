@@ -7,8 +7,8 @@ full-range one on 192x192 (faces at up to about 5 m). OpenVINO reads the .tflite
 directly, so no TensorFlow is needed.
 
 A face must cover a good share of the network's input to be found (on pasted FER2013
-faces the short-range network found 78% at 0.3 of its input's side and 93% from 0.5, and
-none below 0.1). The short-range network is fully convolutional, so the picture is read
+faces the short-range network found 87% at 0.3 of its input's side, all at 0.5, 18% at 0.2:
+bench/results_photos_fit.md). The short-range network is fully convolutional, so the picture is read
 whole at a pyramid of scales, halving from the one that brings a face of `min_face` pixels
 to that smallest size, down to the whole picture within one input. The full-range network
 has a fixed input (its feature pyramid upsamples to fixed sizes), so it reads the picture
@@ -23,6 +23,7 @@ with 12 false detections in 300 pictures, both looks 556 with 6).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -48,10 +49,11 @@ MERGE_IOU = 0.3      # boxes overlapping more than this are one face (MediaPipe'
 MIN_FACE = 30        # pixels: the smallest face looked for
 EDGE = 0.02          # of a tile's side: faces this close to a tile's inner edge may be cut off
 # chosen by `python bench/photos.py --fit`: the framing that read the faces found best, on pasted
-# validation faces that the bench does not score (bench/results_photos.md)
+# validation faces that the bench does not score (bench/results_photos_fit.md)
 FRAMINGS = {"short": Framing(1.15, 0.0, -0.15), "full": Framing(1.15, 0.0, -0.05)}
 
 
+@functools.lru_cache(maxsize=16)  # a video's frames share their sizes; a folder of photos need not
 def anchors(height: int, width: int, grids) -> np.ndarray:
     """The (x, y) centres, in input pixels, of the network's anchors for an input of this
     size: each cell of each grid in rows, repeated for that grid's anchors per cell
@@ -86,7 +88,7 @@ def pyramid(width: int, height: int, min_face: float, side: int, step: float = 2
     makes a `min_face` face SMALLEST of the input's side, down by `step` each time, until
     the whole picture fits one input. (Steps of 1.41 found a few more pasted faces at a
     given threshold, and read them worse: bench/photos.py --fit's faces.)"""
-    scale = SMALLEST * side / min_face
+    scale = max(SMALLEST * side / min_face, side / max(width, height))  # never below the whole picture's
     scales = [scale]
     while max(width, height) * scale > side:
         scale /= step
@@ -117,6 +119,7 @@ class BlazeFace:
 
     def __init__(self, network: str = "short", threshold: float | None = None, min_face: float = MIN_FACE):
         import openvino as ov
+        from openvino.preprocess import PrePostProcessor
 
         if network not in NETWORKS:
             raise ValueError(f"BlazeFace network {network!r}: one of {', '.join(NETWORKS)}")
@@ -129,21 +132,21 @@ class BlazeFace:
         model = core.read_model(os.path.join(WEIGHTS, file))
         # any picture size (short range), or all the tiles of a picture in one call (full range)
         model.reshape([-1, -1, -1, 3] if self.convolutional else [-1, self.side, self.side, 3])
-        self.compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+        # the networks read [-1, 1]; OpenVINO takes the 8-bit pixels and scales them itself, so
+        # no float copy of a large picture is made here (a 4-face photo's largest view is 6 MB
+        # as bytes, 24 MB as floats, per request in flight)
+        ppp = PrePostProcessor(model)
+        ppp.input().tensor().set_element_type(ov.Type.u8)
+        ppp.input().preprocess().convert_element_type(ov.Type.f32).scale(127.5).mean(1.0)
+        self.compiled = core.compile_model(ppp.build(), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
         self._lock = threading.Lock()  # one infer request, shared
-        self._anchors = {}
-
-    def _anchors_for(self, h: int, w: int) -> np.ndarray:
-        if (h, w) not in self._anchors:
-            self._anchors[h, w] = anchors(h, w, self.grids)
-        return self._anchors[h, w]
 
     def _infer(self, batch: np.ndarray):
         """Boxes (N, A, 4) as centre x, y, w, h, eyes (N, A, 4), scores (N, A), in input pixels."""
         with self._lock:
-            out = self.compiled(batch * (2 / 255.0) - 1)  # the networks read [-1, 1]
+            out = self.compiled(batch)
         h, w = batch.shape[1:3]
-        a = self._anchors_for(h, w)
+        a = anchors(h, w, self.grids)
         # the networks fold the batch into the anchor axis of their outputs grid by grid:
         # (1, N x A0 + N x A1, ...) for grids of A0 and A1 anchors
         sizes = [(h // stride) * (w // stride) * per_cell for stride, per_cell in self.grids]
@@ -163,7 +166,7 @@ class BlazeFace:
 
         m = np.array([[scale, 0, -x * scale], [0, scale, -y * scale]], np.float32)
         view = cv2.warpAffine(grey, m, (w, h), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(np.float32)
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return np.repeat(view[..., None], 3, axis=2)
 
     def raw(self, grey: np.ndarray):

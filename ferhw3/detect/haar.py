@@ -9,25 +9,14 @@ import threading
 import numpy as np
 
 from ..errors import UsageError
-from .base import Detection, Framing
+from .base import Detection, Framing, cv2_module
 
 CASCADE = "haarcascade_frontalface_default.xml"
 EYE_CASCADE = "haarcascade_eye.xml"
 MIN_FACE = 36  # pixels: smaller boxes were mostly false detections in textured backgrounds
 # chosen by `python bench/photos.py --fit`: the framing that read the faces found best, on pasted
-# validation faces that the bench does not score (bench/results_photos.md)
+# validation faces that the bench does not score (bench/results_photos_fit.md)
 FRAMING = Framing(0.95, 0.0, 0.05)
-
-
-def cv2_module():
-    # FFmpeg inside OpenCV prints its own lines about a file it cannot read; our errors say it in one line
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-    try:
-        import cv2
-    except ImportError:
-        raise UsageError("face detection needs OpenCV: pip install opencv-python-headless") from None
-    return cv2
 
 
 class Haar:

@@ -13,7 +13,7 @@ from .base import Detection, Framing
 
 THRESHOLD = 0.8  # the last network's confidence (the package's default)
 # chosen by `python bench/photos.py --fit`: the framing that read the faces found best, on pasted
-# validation faces that the bench does not score (bench/results_photos.md)
+# validation faces that the bench does not score (bench/results_photos_fit.md)
 FRAMING = Framing(1.15, 0.0, 0.05)
 
 
