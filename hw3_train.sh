@@ -5,7 +5,7 @@
 # sized to a 60-minute training budget from the speed measured here (HW3_MINUTES sets
 # another), into runs/one-hour.h5 (HW3_MODEL_OUT sets another path).
 # It does not replace what hw3_test.sh uses: that is the shipped ensemble in models/
-# (four networks trained for longer, models/manifest.json). To grade the model trained
+# (five networks trained for longer, models/manifest.json). To grade the model trained
 # here: HW3_MODEL=runs/one-hour.h5 bash hw3_test.sh test.csv out.csv
 # Works from any working directory; uses the repo's .venv if there is one.
 set -euo pipefail

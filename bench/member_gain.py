@@ -32,9 +32,12 @@ def main():
     from ferhw3.evaluate import mcnemar_p, split_of, validation_faces
     from ferhw3.predict import predict_proba
 
-    x, y, va, (seed, _) = validation_faces(args.data, args.base[0])
+    x, y, va, split = validation_faces(args.data, args.base[0])
+    seed = split[0]
     for m in args.base[1:] + args.candidates:
-        split_of(m)
+        if split_of(m) != split:  # its validation faces are not these: it trained on most of them
+            sys.exit(f"{m}: held out another split (seed {split_of(m)[0]}) than {args.base[0]} (seed {seed}); "
+                     f"members are compared on one split")
     models = {m: cli.load_model(m) for m in args.base + args.candidates}
     rows = []
     for tta in args.tta.split(","):

@@ -21,7 +21,8 @@ class Config:
     max_epochs: int = 0             # with minutes: at most this many epochs (0: as many as fit)
     batch_size: int = 128
     val_size: float = 2871.0        # faces held out (10%), or a fraction below 1
-    seed: int = 0
+    seed: int = 0                   # initial weights, shuffling, augmentation, dropout (and the split, unless split_seed)
+    split_seed: int = -1            # the validation split's seed (-1: seed's): other seeds on the project's split
     optimizer: str = "sgd"          # sgd (Nesterov) | adam | adamw
     lr: float = 0.05
     schedule: str = "cosine"        # cosine (with warm-up) | plateau (ReduceLROnPlateau)
@@ -61,6 +62,7 @@ class Config:
             ("epochs", self.epochs >= 0, ">= 0"), ("minutes", self.minutes >= 0, ">= 0 (0: no budget)"),
             ("max_epochs", self.max_epochs >= 0, ">= 0 (0: no cap)"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("split_seed", self.split_seed >= -1, ">= 0, or -1 for seed's"),
             ("val_size", self.val_size >= 0, ">= 0 (a count, or a fraction below 1)"),
             ("optimizer", self.optimizer in ("sgd", "adam", "adamw"), "sgd, adam or adamw"),
             ("lr", self.lr > 0, "> 0"), ("schedule", self.schedule in ("cosine", "plateau"), "cosine or plateau"),
@@ -83,6 +85,11 @@ class Config:
         for name, ok, want in rules:
             if not ok:
                 raise ValueError(f"{name}={_show(getattr(self, name))}: must be {want}")
+
+    @property
+    def validation_seed(self) -> int:
+        """The seed of the stratified validation split."""
+        return self.split_seed if self.split_seed >= 0 else self.seed
 
     def to_dict(self) -> dict:
         d = asdict(self)

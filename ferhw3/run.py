@@ -35,7 +35,7 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
     teacher, extra = None, None
     if teachers:
         for path in cfg.teachers:
-            distill.warn_if_other_split(model_path(path), cfg.seed, cfg.val_size, len(faces))
+            distill.warn_if_other_split(model_path(path), cfg.validation_seed, cfg.val_size, len(faces))
         teacher = distill.ensemble_teacher(teachers)
     if distil_on is not None:  # their target is the teacher's alone: (1 - w) x teacher + w x teacher
         extra = (distil_on.x, teacher(distil_on.x))
@@ -44,7 +44,7 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
         if cfg.minutes else ()
     res = fit(build, faces, cfg, out, Extras(resume=resume, init=init, teacher=teacher, extra_train=extra,
                                              callbacks=deadline, record=record), strategy=strategy)
-    print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
+    print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.validation_seed})")
     if unlabelled is not None and cfg.mean_teacher:
         from .meanteacher import fine_tune
 

@@ -279,10 +279,24 @@ class RunFiles:
         with self.saving("the run record"):
             write_json(self.config_path, record)
 
+    def finished(self, config: dict, init: str | None = None) -> dict | None:
+        """The run record if this run already ended with `config` (and `init`): every epoch
+        trained and the best model saved, so that a --resume has nothing to do. Self-training
+        runs, whose record is written before their last stage, never count as finished here."""
+        rec, state = self.record(), self.state()
+        if not (rec and state and os.path.exists(self.out)) or config.get("self_train"):
+            return None
+        done = min(int(rec.get("epochs_run", 0)), int(state.get("epoch", 0)))
+        same = rec.get("config") == config and state.get("config") == config and rec.get("init") == init
+        return rec if same and done >= int(config["epochs"]) else None
+
     def split(self) -> tuple[int, float] | None:
         """(seed, val_size) of the validation split the model was chosen on, if recorded."""
         cfg = (self.record() or {}).get("config")
-        return (int(cfg["seed"]), float(cfg["val_size"])) if cfg else None
+        if not cfg:
+            return None
+        seed = cfg["split_seed"] if cfg.get("split_seed", -1) >= 0 else cfg["seed"]
+        return int(seed), float(cfg["val_size"])
 
     def faces_seen(self) -> int | None:
         """How many labelled faces the run was drawn from (its split's whole), if recorded."""

@@ -58,7 +58,7 @@ class Extras:
 
 def split(faces: Faces, cfg: Config):
     """(training, validation) positions of the recipe's stratified split."""
-    return stratified_split(faces.labels, cfg.val_size, cfg.seed)
+    return stratified_split(faces.labels, cfg.val_size, cfg.validation_seed)
 
 
 def _init_from(model, init: str, arch: str) -> None:

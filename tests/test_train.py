@@ -67,6 +67,49 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
     assert res.epochs_run == 3
 
 
+def test_split_seed_keeps_the_projects_split_for_another_seed(tmp_path):
+    """seed draws the split too, unless split_seed is set: a member with another seed holds
+    out the same faces as the others, and its run record says which split it held out."""
+    from ferhw3.data import Faces
+    from ferhw3.runfiles import RunFiles, write_json
+    from ferhw3.train import split
+
+    labels = np.repeat(np.arange(7), 20)
+    faces = Faces(np.zeros((len(labels), 48, 48, 1), np.uint8), labels)
+    va = lambda cfg: sorted(split(faces, cfg)[1])  # noqa: E731
+    assert va(Config(val_size=14, seed=2, split_seed=0)) == va(Config(val_size=14, seed=0))
+    assert va(Config(val_size=14, seed=2)) != va(Config(val_size=14, seed=0))
+    for cfg, held in ((Config(seed=2, split_seed=0), 0), (Config(seed=2), 2)):
+        out = str(tmp_path / f"m{held}.h5")
+        write_json(RunFiles(out).config_path, {"config": cfg.to_dict()})
+        assert RunFiles(out).split() == (held, 2871.0)
+    del (c := Config(seed=2).to_dict())["split_seed"]  # a record from before the field: seed's split
+    write_json(RunFiles(str(tmp_path / "old.h5")).config_path, {"config": c})
+    assert RunFiles(str(tmp_path / "old.h5")).split() == (2, 2871.0)
+    with pytest.raises(ValueError, match="split_seed"):
+        Config(split_seed=-2).check()
+
+
+def test_a_run_counts_as_finished_only_with_its_settings_and_every_epoch(tmp_path, tiny_train):
+    """What lets --resume of a finished run return at once: the same config and start, every
+    epoch trained; more epochs, other settings or another start train as before."""
+    from ferhw3.runfiles import RunFiles
+
+    path, _, _ = tiny_train
+    out = str(tmp_path / "cnn.h5")
+    cfg = tiny_config(epochs=2)
+    files = RunFiles(out)
+    assert files.finished(cfg.to_dict()) is None  # nothing there yet
+    fit(lambda: build_cnn("vgg-bn"), load_csv(path), cfg, out, verbose=0)
+    assert files.finished(cfg.to_dict())["epochs_run"] == 2
+    assert files.finished(json.loads(json.dumps(cfg.to_dict())))  # as a JSON round trip reads it
+    assert files.finished(tiny_config(epochs=3).to_dict()) is None
+    assert files.finished(tiny_config(epochs=2, lr=0.5).to_dict()) is None
+    assert files.finished(cfg.to_dict(), init="start.h5") is None
+    os.remove(out)
+    assert files.finished(cfg.to_dict()) is None  # the best model is gone: train again
+
+
 @pytest.mark.slow
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_train):
     """Stopping after epoch 2 (as a kill just after the checkpoint would) and resuming gives

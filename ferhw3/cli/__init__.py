@@ -93,6 +93,19 @@ def check_output_path(path: str, inputs=()) -> None:
         raise UsageError(f"{path}: output folder {folder} is not writable")
 
 
+def already_finished(out: str, cfg, init: str | None, resume: bool, same: dict | None = None) -> bool:
+    """With --resume, a run that already ended with these settings (and the record fields
+    `same`) is reported in one line and not started again (no model to build, no faces to read)."""
+    from ..runfiles import RunFiles
+
+    rec = RunFiles(out).finished(cfg.to_dict(), init) if resume else None
+    rec = rec if rec and all(rec.get(k) == v for k, v in (same or {}).items()) else None
+    if rec:
+        print(f"DONE {out}: finished before (val_accuracy={rec.get('val_accuracy', float('nan')):.4f} "
+              f"epochs={rec.get('epochs_run')}); nothing to train")
+    return bool(rec)
+
+
 def check_run_output(out: str, inputs=()) -> None:
     """check_output_path for every file a training run writes (ferhw3.runfiles), and a model
     suffix Keras can save."""

@@ -59,14 +59,16 @@ def main(argv=None, prog=None):
         print(table())
         print(f"\nfields (--set KEY=VALUE; each is documented in ferhw3/config.py): {', '.join(FIELDS)}")
         return
+    cfg, record = cli.config_from(args.recipe, args.set, {k: getattr(args, k) for k in FLAGS})
+    out = args.out or f"runs/{args.recipe}.h5"
+    if cli.already_finished(out, cfg, args.init, args.resume):  # before TensorFlow loads
+        return
     cli.quiet_tensorflow()
     from ferhw3.models import ARCHITECTURES, build_cnn, trainable_params
     from ferhw3.run import make_strategy, model_path, train_cnn
 
-    cfg, record = cli.config_from(args.recipe, args.set, {k: getattr(args, k) for k in FLAGS})
     if cfg.arch not in ARCHITECTURES:
         raise cli.UsageError(f"arch={cfg.arch}: must be one of {', '.join(ARCHITECTURES)}")
-    out = args.out or f"runs/{args.recipe}.h5"
     if args.init and not os.path.exists(args.init):
         raise cli.UsageError(f"{args.init}: --init model file not found")
     cli.check_run_output(out, inputs=[args.train_csv, args.init, *map(model_path, cfg.teachers), cfg.unlabelled,

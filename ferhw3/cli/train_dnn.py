@@ -31,6 +31,11 @@ def parse_args(argv=None, prog=None):
 
 def main(argv=None, prog=None):
     args = parse_args(argv, prog)
+    flags = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "val_size")}
+    cfg, record = cli.config_from("dnn", args.set, flags)
+    cfg.arch = "dnn"
+    if cli.already_finished(args.out, cfg, None, args.resume, dict(match=args.match, depth=args.depth)):
+        return
     cli.quiet_tensorflow()
     from ferhw3.data import load_faces, take_faces
     from ferhw3.models import ARCHITECTURES, matched_dnn
@@ -38,9 +43,6 @@ def main(argv=None, prog=None):
 
     if args.match not in ARCHITECTURES:
         raise cli.UsageError(f"--match {args.match}: must be one of {', '.join(ARCHITECTURES)}")
-    flags = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "val_size")}
-    cfg, record = cli.config_from("dnn", args.set, flags)
-    cfg.arch = "dnn"
     record.update(match=args.match, depth=args.depth)
     cli.check_run_output(args.out, inputs=[args.train_csv])
     faces = take_faces(load_faces(args.train_csv, expect="train"), args.limit, cfg, args.train_csv)
@@ -48,7 +50,7 @@ def main(argv=None, prog=None):
     print(f"DNN {args.depth}x{width}: {n_dnn:,} parameters; CNN {args.match}: {n_cnn:,} "
           f"({100 * (n_dnn - n_cnn) / n_cnn:+.2f}%)")
     res = fit(builder, faces, cfg, args.out, Extras(resume=args.resume, record=record))
-    print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.seed})")
+    print(f"train {res.n_train} / validation {res.n_val} faces (stratified, seed {cfg.validation_seed})")
     print(f"DONE {args.out}: val_accuracy={res.val_accuracy:.4f} epochs={res.epochs_run} "
           f"time={res.seconds / 60:.1f} min")
 
