@@ -116,23 +116,38 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.files.save_checkpoint(self.model, epoch + 1, self.config, logs)
 
 
+class StopAtEpochEnd(keras.callbacks.Callback):
+    """Stops training at the end of the epoch in which `requested` became true, after the
+    other epoch-end callbacks have saved it."""
+
+    def __init__(self, requested: list):
+        super().__init__()
+        self.requested = requested
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.requested:
+            self.model.stop_training = True
+
+
 @contextlib.contextmanager
-def stop_on_ctrl_c(model, files: RunFiles):
-    """Ctrl-C asks Keras to stop after the current step; the epoch-end callbacks then save
-    the checkpoint, and only then do we stop. A second Ctrl-C stops at once."""
+def stop_on_ctrl_c(files: RunFiles):
+    """Ctrl-C lets the current epoch finish, its checkpoint be saved, and then stops: a
+    stopped epoch is never saved as a whole one, so --resume goes on exactly as a run that
+    was never stopped. A second Ctrl-C stops at once (the last finished epoch is kept).
+    Yields the callback that stops at the epoch's end, for fit()."""
     interrupted = []
 
     def on_sigint(signum, frame):
         if interrupted:
             raise KeyboardInterrupt
         interrupted.append(True)
-        model.stop_training = True
-        print("\nCtrl-C: stopping after this step and saving a checkpoint (again to quit now)", file=sys.stderr)
+        print("\nCtrl-C: stopping at the end of this epoch, once its checkpoint is saved (again to quit now, "
+              "keeping the last finished epoch)", file=sys.stderr)
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
-        yield
+        yield StopAtEpochEnd(interrupted)
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)

@@ -183,10 +183,10 @@ def _fit(model_fn, faces: Faces, cfg: Config, files: RunFiles, x: Extras, strate
     monitor = "val_accuracy" if len(va) else "accuracy"
     callbacks = _callbacks(model, files, cfg, monitor, initial_epoch, step.on_tf, verbose) + list(x.callbacks)
     start, history = time.time(), {}
-    with stop_on_ctrl_c(trainer, files):
+    with stop_on_ctrl_c(files) as at_epoch_end:
         if cfg.epochs > initial_epoch:
-            history = trainer.fit(**data, epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
-                                  verbose=verbose).history
+            history = trainer.fit(**data, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                                  callbacks=callbacks + [at_epoch_end], verbose=verbose).history
         elif not (x.resume and os.path.exists(out)):  # nothing to train (--epochs 0 --init M): M as it is
             with files.saving("the model"):           # (a finished run resumed keeps its best model)
                 save_model(model, out)

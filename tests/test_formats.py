@@ -165,4 +165,11 @@ def test_ctrl_c_stops_cleanly_after_saving(tmp_path):
     lines = err.strip().splitlines()
     assert lines[-1].startswith("interrupted: stopped;") and "--resume" in lines[-1]
     assert "Traceback" not in err
-    assert (tmp_path / "c.last.keras").exists() and json.load(open(state))["epoch"] >= 1
+    epochs = json.load(open(state))["epoch"]
+    assert (tmp_path / "c.last.keras").exists() and epochs >= 1
+    # the epoch Ctrl-C landed in was finished before saving: every saved epoch is whole
+    r = subprocess.run([PY, "train_cnn.py", train, "--out", str(out), "--batch-size", "16", "--val-size", "50",
+                        "--set", "crop=0", "--epochs", str(epochs + 1), "--resume"], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"after epoch {epochs} (optimizer step {epochs * (250 // 16)})" in r.stdout
