@@ -43,7 +43,7 @@ def main():
     import numpy as np
 
     from ferhw3.compact import halve_h5
-    from ferhw3.evaluate import mcnemar_p, validation_faces
+    from ferhw3.evaluate import paired as paired_counts, validation_faces
     from ferhw3.predict import predict_proba
 
     starts = {m: os.path.join(args.split, m + ".h5") for m in MEMBERS + (DISTILLED,)}
@@ -64,8 +64,8 @@ def main():
         return p.argmax(1) == y
 
     def paired(a, b):
-        only_b, only_a = int(np.sum(b & ~a)), int(np.sum(a & ~b))
-        return f"{100 * (b.mean() - a.mean()):+.2f} | {only_b} / {only_a} | {mcnemar_p(only_b, only_a):.3f}"
+        only_b, only_a, p = paired_counts(b, a)
+        return f"{100 * (b.mean() - a.mean()):+.2f} | {only_b} / {only_a} | {p:.3f}"
 
     lines = ["$ python bench/all_faces.py " + " ".join(sys.argv[1:]),
              f"validation split: {len(va)} faces of train (stratified, seed {seed}); float16 weights, as shipped; "

@@ -80,13 +80,6 @@ def greedy(probs, y, base=None, count=0, modes=None):
         trail.append((k, float(best)))
 
 
-def paired(a_right, b_right):
-    from ferhw3.evaluate import mcnemar_p
-
-    only_a, only_b = int(np.sum(a_right & ~b_right)), int(np.sum(b_right & ~a_right))
-    return only_a, only_b, mcnemar_p(only_a, only_b)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+")
@@ -102,7 +95,7 @@ def main():
                    help="folder keeping each member's probabilities for the next run ('' for none)")
     args = p.parse_args()
 
-    from ferhw3.evaluate import split_of, validation_faces
+    from ferhw3.evaluate import paired, split_of, validation_faces
 
     x, y, va, split = validation_faces(args.data, args.models[0])
     seed = split[0]

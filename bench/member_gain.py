@@ -29,7 +29,7 @@ def main():
     args = p.parse_args()
     import numpy as np
 
-    from ferhw3.evaluate import mcnemar_p, split_of, validation_faces
+    from ferhw3.evaluate import paired, split_of, validation_faces
     from ferhw3.predict import predict_proba
 
     x, y, va, split = validation_faces(args.data, args.base[0])
@@ -47,11 +47,11 @@ def main():
         for c in args.candidates:
             both = (len(args.base) * base + probs[c]) / (len(args.base) + 1)
             right = both.argmax(1) == y
-            only_new, only_base = int(np.sum(right & ~base_right)), int(np.sum(base_right & ~right))
+            only_new, only_base, p = paired(right, base_right)
             rows.append(f"| {os.path.basename(c)} | {tta} | {np.mean(probs[c].argmax(1) == y):.4f} | "
                         f"{base_right.mean():.4f} | {right.mean():.4f} | {100 * (right.mean() - base_right.mean()):+.2f} "
                         f"| {np.mean(probs[c].argmax(1) == base.argmax(1)):.3f} | {only_new} | {only_base} "
-                        f"| {mcnemar_p(only_new, only_base):.3g} |")
+                        f"| {p:.3g} |")
             print(rows[-1], flush=True)
     table = "\n".join(["$ python bench/member_gain.py " + " ".join(sys.argv[1:]),
                        f"validation split: {len(va)} faces of train (stratified, seed {seed}); base: "

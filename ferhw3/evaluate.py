@@ -48,6 +48,13 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
     return 1.0 if n == 0 else float(binomtest(only_a, n, 0.5).pvalue)
 
 
+def paired(a_right, b_right) -> tuple[int, int, float]:
+    """Two readings of the same faces compared (boolean arrays, True where right): the faces
+    only A gets right, those only B gets right, and McNemar's p."""
+    only_a, only_b = int(np.sum(a_right & ~b_right)), int(np.sum(b_right & ~a_right))
+    return only_a, only_b, mcnemar_p(only_a, only_b)
+
+
 def accuracy(models, x: np.ndarray, y: np.ndarray, tta: str = "none") -> float:
     from .predict import predict_proba
 

@@ -139,6 +139,10 @@ def test_mcnemar_p_value():
     assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0
     assert abs(mcnemar_p(10, 0) - 2 * 0.5**10) < 1e-12  # all ten discordant faces one way
     assert mcnemar_p(30, 10) < 0.01 < mcnemar_p(12, 8)
+    from ferhw3.evaluate import paired
+
+    a, b = np.array([1, 1, 1, 0, 0, 1], bool), np.array([1, 0, 0, 1, 0, 1], bool)
+    assert paired(a, b) == (2, 1, 1.0) and paired(b, a)[:2] == (1, 2)
 
 
 def _assert_clean_failure(r, out, *needles):
