@@ -260,13 +260,13 @@ def _last_line(path: str) -> str:
 def queue_main(args) -> None:
     from ferhw3 import cli
     from ferhw3.members import read_queue, status_table
-    from ferhw3.runfiles import exclusive
+    from ferhw3.runfiles import exclusive, lock_holder
 
     lock = os.path.join(args.work, "queue.lock")
     if args.status:
         members = read_queue(args.queue)
         print(status_table(args.work, members, args.out))
-        holder = open(lock).read().strip() if os.path.exists(lock) else ""
+        holder = lock_holder(lock)
         print(f"queue running in {args.work} (process {holder})" if holder else f"no queue running in {args.work}")
         return
     if not os.path.exists(args.faces):

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from .errors import DataError
-from .runfiles import RunFiles, read_json
+from .runfiles import RunFiles, lock_holder, read_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -84,17 +84,6 @@ def model_of(work: str, member: Member) -> str:
     return os.path.join(work, member.name + ".h5")
 
 
-def _holder(lock_path: str) -> int | None:
-    """The process id written in a run's lock file, if that process is alive."""
-    try:
-        with open(lock_path) as f:
-            pid = int(f.read().strip() or 0)
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
 def progress(work: str, member: Member, out: str | None = None) -> dict:
     """Where a member stands, read from its files: status (done, running, stopped: a
     checkpoint to resume, waiting: not begun), epochs done and planned, last and best
@@ -106,7 +95,7 @@ def progress(work: str, member: Member, out: str | None = None) -> dict:
     files = RunFiles(os.path.join(out, member.name + ".h5") if shipped else model_of(work, member))
     record, state, history = files.record(), files.state(), files.read_history()
     done = record is not None and (shipped or os.path.exists(files.out))
-    running = None if shipped else _holder(files.lock_path)
+    running = None if shipped else lock_holder(files.lock_path)
     epochs = (state or {}).get("config", {}).get("epochs") or (record or {}).get("config", {}).get("epochs")
     row = dict(name=member.name, recipe=member.recipe, status="done" if done else "running" if running else
                "stopped" if state else "waiting", pid=running, epoch=0, epochs=epochs, val=None, best=None,

@@ -185,6 +185,24 @@ def exclusive(lock_path: str, busy):
         f.close()
 
 
+def lock_holder(lock_path: str) -> str | None:
+    """The process id that `exclusive` wrote in `lock_path` while that process still holds
+    the lock; None for no file or a stale one (its process gone: the system released it)."""
+    import fcntl
+
+    try:
+        f = open(lock_path)
+    except OSError:
+        return None
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return f.read().strip() or "unknown"
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return None
+
+
 class RunFiles:
     """The paths and records of the run whose best model is `out`."""
 

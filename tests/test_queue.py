@@ -83,6 +83,9 @@ def test_the_queue_trains_in_order_resumes_skips_and_refuses_a_second_start(tmp_
     status = run(["--queue", q, "--work", str(work), "--status"])
     assert status.returncode == 0 and "2 of 2 members done" in status.stdout and "no queue running" in status.stdout
     assert "first                    done     epoch 2/2" in status.stdout
+    (work / "queue.lock").write_text("4194303")  # left by a queue killed with -9 or a machine that stopped
+    stale = run(["--queue", q, "--work", str(work), "--status"])
+    assert "no queue running" in stale.stdout, stale.stdout
 
     # a new machine has no work folder: the records in OUT say the members are done
     fresh = run(["--queue", q, "--work", str(tmp_path / "new"), "--out", str(out), "--status"])
