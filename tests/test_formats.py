@@ -110,7 +110,9 @@ def test_predict_on_image_files(tmp_path):
     assert list(df["file"]) == ["one.png", "two.jpg"]
     probs = np.array([list(map(float, s.split())) for s in df["probabilities"]])
     assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-3)
-    assert list(df["label"]) == list(probs.argmax(1))
+    # the label is the most probable class; written rounded, a near-tie may print equal or swapped
+    step = 10.0 ** -len(df["probabilities"][0].split()[0].partition(".")[2])
+    assert all(p[label] >= p.max() - step for p, label in zip(probs, df["label"]))
 
 
 @pytest.mark.slow
