@@ -173,6 +173,18 @@ def match(truth, detections):
     return found, false
 
 
+def sweep(name, d, found_boxes, thresholds, pictures, truth, say):
+    """Faces found and false detections on each set at each threshold, a line each."""
+    for threshold in thresholds:
+        line = []
+        for k in pictures:
+            kept = [[q for q in ds if threshold is None or q.score >= threshold] for ds in found_boxes[k]]
+            found, false = match(truth[k], [[d.framing.square(q.box) for q in ds] for ds in kept])
+            line.append(f"{k}: found {sum(f is not None for f in found)}/{len(truth[k])}, false {false} in "
+                        f"{len(pictures[k])} pictures")
+        say(f"- {name}, threshold {threshold or 'its own'}: " + "; ".join(line))
+
+
 def fit(name, pictures, truth, labels, direct, reader, say):
     """Found and false detections by threshold on both sets, and accuracy on the standard
     set's found faces by framing, for one detector (see --fit); each line to `say`."""
@@ -184,14 +196,12 @@ def fit(name, pictures, truth, labels, direct, reader, say):
 
     d = detect.create(name, **({} if name == "haar" else {"threshold": 0.5}))
     found_boxes = {k: [d(p) for p in pictures[k]] for k in pictures}
-    for threshold in ([None] if name == "haar" else [0.5, 0.55, 0.6, 0.64, 0.68, 0.72, 0.8]):
-        line = []
-        for k in pictures:
-            kept = [[q for q in ds if threshold is None or q.score >= threshold] for ds in found_boxes[k]]
-            found, false = match(truth[k], [[d.framing.square(q.box) for q in ds] for ds in kept])
-            line.append(f"{k}: found {sum(f is not None for f in found)}/{len(truth[k])}, false {false} in "
-                        f"{len(pictures[k])} pictures")
-        say(f"- {name}, threshold {threshold or 'its own'}: " + "; ".join(line))
+    thresholds = [None] if name == "haar" else [0.5, 0.55, 0.6, 0.62, 0.64, 0.66, 0.68, 0.72, 0.8]
+    sweep(name, d, found_boxes, thresholds, pictures, truth, say)
+    if name.startswith("blazeface"):  # what the turned views add: the same network reading upright only
+        upright = detect.create(name, threshold=0.5, turns=())
+        sweep(f"{name} upright only", upright, {k: [upright(p) for p in pictures[k]] for k in pictures}, thresholds,
+              pictures, truth, say)
     pics, boxes = pictures["standard"], found_boxes["standard"]
     found, _ = match(truth["standard"], [[d.framing.square(q.box) for q in ds] for ds in boxes])
     hit = [i for i, j in enumerate(found) if j is not None]

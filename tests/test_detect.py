@@ -58,6 +58,14 @@ def test_merge_averages_overlapping_boxes_by_score_and_keeps_apart_ones():
     assert merged[1].box == (50.0, 50.0, 10.0, 10.0)
 
 
+def test_a_face_from_a_turned_view_takes_the_upright_boxes_that_overlap_it():
+    turned = detect.Detection((10, 10, 100, 100), 0.9)
+    upright = [detect.Detection((20, 10, 100, 100), 0.6), detect.Detection((300, 300, 50, 50), 0.9)]
+    d = blazeface.with_upright_boxes(turned, upright)
+    assert d.box == pytest.approx((14, 10, 100, 100)) and d.score == 0.9  # (20 x 0.6 + 10 x 0.9) / 1.5
+    assert blazeface.with_upright_boxes(turned, upright[1:]).box == turned.box
+
+
 def test_a_part_of_a_face_is_not_a_second_face():
     big = detect.Detection((0, 0, 100, 100), 0.8)
     eye = detect.Detection((20, 20, 30, 30), 0.9)  # inside it, better scored
@@ -94,6 +102,33 @@ def test_eyes_give_the_turn_of_the_face():
             changes.append(angles[0] - angles[1])
     assert len(changes) >= 5
     assert np.mean(changes) == pytest.approx(-24, abs=6) and max(changes) < 0
+
+
+def test_turned_views_see_tilted_heads_and_map_them_back():
+    """A face turned 40 degrees each way: the detector that also reads the picture turned
+    finds it where it is, with its eyes' angle, and scores it better than reading upright only."""
+    finder, upright = detect.create("blazeface"), detect.create("blazeface", turns=())
+    picture, back = blazeface.turned(np.zeros((90, 160), np.uint8), 25.0)
+    assert picture.shape == (150, 184)  # the whole picture fits the turned canvas
+    centre = blazeface.turned_back(detect.Detection((82, 65, 20, 20), eyes=((85, 70), (95, 70))), back)
+    assert (centre.box[0] + 10, centre.box[1] + 10) == pytest.approx((80, 45), abs=0.5)  # canvas centre -> picture centre
+    assert centre.box[2:] == (20, 20) and centre.angle == pytest.approx(25, abs=0.5)  # level there: turned back here
+    gains = []
+    for face in load_faces(SAMPLE).x[:8, :, :, 0]:
+        big = cv2.resize(face, (200, 200), interpolation=cv2.INTER_CUBIC)
+        for turn in (40, -40):
+            picture = np.full((400, 400), 128, np.uint8)
+            m = cv2.getRotationMatrix2D((100, 100), turn, 1.0)
+            picture[100:300, 100:300] = cv2.warpAffine(big, m, (200, 200), borderMode=cv2.BORDER_REPLICATE)
+            found, plain = finder(picture), upright(picture)
+            if not found:
+                continue
+            best = max(found, key=lambda d: d.score)
+            x, y, w, h = best.box
+            assert abs(x + w / 2 - 200) < 25 and abs(y + h / 2 - 200) < 35, best.box
+            assert best.angle == pytest.approx(-turn, abs=20)
+            gains.append(best.score - max((d.score for d in plain), default=0.0))
+    assert len(gains) >= 12 and min(gains) >= 0 and np.mean(gains) > 0.02, gains
 
 
 @pytest.mark.parametrize("name", ["blazeface", "blazeface-full", "haar"])

@@ -15,8 +15,10 @@ from .base import Detection, Framing, iou, reading_order
 
 DEFAULT = "blazeface"
 DETECTORS = {
-    "blazeface": "MediaPipe's BlazeFace, short range, on OpenVINO over an image pyramid (weights in this package)",
-    "blazeface-full": "MediaPipe's BlazeFace, full range, on OpenVINO over tiles (weights in this package)",
+    "blazeface": "MediaPipe's BlazeFace, short range, on OpenVINO over an image pyramid, upright and turned "
+                 "25 degrees each way (weights in this package)",
+    "blazeface-full": "MediaPipe's BlazeFace, full range, on OpenVINO over tiles, upright and turned (weights in "
+                      "this package)",
     "haar": "OpenCV's Haar cascade for frontal faces (weights in the opencv-python-headless wheel)",
     "mtcnn": "MTCNN's three networks on TensorFlow (optional: pip install mtcnn tensorflow-cpu)",
 }
