@@ -29,9 +29,7 @@ def main():
     p.add_argument("--tta", default="none,center", help="TTA modes (comma-separated)")
     p.add_argument("--results", help="also write the table to this file")
     args = p.parse_args()
-    import numpy as np
-
-    from ferhw3.evaluate import mcnemar_p, split_of, validation_faces
+    from ferhw3.evaluate import paired, split_of, validation_faces
     from ferhw3.predict import predict_proba
 
     x, y, va, (seed, _) = validation_faces(args.data, args.baseline)
@@ -44,9 +42,9 @@ def main():
         base = right[args.baseline]
         rows.append(f"| {args.baseline} | {tta} | {base.mean():.4f} | | | | |")
         for m in args.models:
-            only_m, only_b = int(np.sum(right[m] & ~base)), int(np.sum(base & ~right[m]))
+            only_m, only_b, p_value = paired(right[m], base)
             rows.append(f"| {m} | {tta} | {right[m].mean():.4f} | {100 * (right[m].mean() - base.mean()):+.2f} "
-                        f"| {only_m} | {only_b} | {mcnemar_p(only_m, only_b):.3f} |")
+                        f"| {only_m} | {only_b} | {p_value:.3f} |")
             print(rows[-1], flush=True)
     table = "\n".join(["$ python bench/paired.py " + " ".join(sys.argv[1:]),
                        f"validation split: {len(va)} faces of train (stratified, seed {seed}); "
@@ -55,8 +53,9 @@ def main():
                        "| McNemar p |", "|---|---|---:|---:|---:|---:|---:|", *rows])
     print(table)
     if args.results:
-        with open(args.results, "w") as f:
-            f.write(table + "\n")
+        from ferhw3.runfiles import write_text
+
+        write_text(args.results, table + "\n")
 
 
 if __name__ == "__main__":
