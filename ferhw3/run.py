@@ -12,6 +12,7 @@ from .modelfile import load_model
 from .manifest import shipped
 from .models import build_cnn
 from .runfiles import RunFiles
+from .step import for_this_machine
 from .train import Extras, Result, fit
 
 
@@ -26,6 +27,7 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
     """Train the CNN of `cfg` on the labelled faces of `train_csv` into `out`; then, if the
     config asks, self-train it on `cfg.self_train`'s faces. Bad files fail before training."""
     RunFiles(out).refuse_if_busy()  # before the data loads: a second run on OUT fails at once
+    cfg = for_this_machine(cfg)
     teachers = [load_model(model_path(t)) for t in cfg.teachers]  # a bad model fails before the data loads
     faces = take_faces(load_faces(train_csv, expect="train"), limit, cfg, train_csv)
     unlabelled = load_faces(cfg.self_train) if cfg.self_train else None

@@ -94,10 +94,14 @@ def _restore(trainer, files: RunFiles, cfg: Config, verbose: int) -> int:
     (A .keras file's compile config has no optimizer in Keras 3.15 and load_model would
     silently compile RMSprop, so ours is rebuilt and the state loaded into it.)"""
     saved = (files.state() or {}).get("config", {})
-    for key in ("arch", "precision", "batch_size"):
+    for key in ("arch", "batch_size"):
         if key in saved and saved[key] != getattr(cfg, key):
             raise UsageError(f"{files.checkpoint}: --resume of a run with {key}={saved[key]}, not "
                              f"{getattr(cfg, key)}; resume with the same settings, or choose another --out")
+    if verbose and saved.get("precision", cfg.precision) != cfg.precision:
+        # both keep float32 weights, so the checkpoint loads as it is (a run begun where the CPU
+        # has bfloat16 instructions continues in float32 where it has none: ferhw3.step)
+        print(f"Resuming a {saved['precision']} run in {cfg.precision}")
     trainer.optimizer.build(trainer.trainable_variables)
     try:
         trainer.load_weights(files.checkpoint)

@@ -420,3 +420,57 @@ def test_a_run_begun_with_the_earlier_run_format_resumes(tmp_path, tiny_train):
               Extras(resume=True, callbacks=(Spy(),)), verbose=0)
     assert seen["step"] == 56 // 16 and res.epochs_run == 3
     assert list(pd.read_csv(tmp_path / "old.history.csv")["epoch"]) == [0, 1, 2]
+
+
+CPU_FLAGS = {"avx2": "flags\t\t: fpu sse2 avx avx2 fma\n", "avx512_bf16": "flags\t\t: fpu avx2 avx512f avx512_bf16\n",
+             "arm": "Features\t: fp asimd sve bf16\n"}
+
+
+@pytest.mark.parametrize("cpu, native", [("avx2", False), ("avx512_bf16", True), ("arm", True), (None, None)])
+def test_bfloat16_instructions_are_read_off_the_cpu_flags(tmp_path, cpu, native):
+    from ferhw3.step import cpu_has_bfloat16
+
+    path = tmp_path / "cpuinfo"
+    if cpu:
+        path.write_text("processor\t: 0\n" + CPU_FLAGS[cpu] + "\nprocessor\t: 1\n" + CPU_FLAGS[cpu])
+    assert cpu_has_bfloat16(str(path)) is native
+
+
+def test_mixed_bfloat16_trains_in_float32_on_a_cpu_without_bfloat16(tmp_path):
+    from ferhw3.step import for_this_machine
+
+    for cpu, expect in (("avx2", "float32"), ("avx512_bf16", "mixed_bfloat16")):
+        (tmp_path / cpu).write_text(CPU_FLAGS[cpu])
+        said = []
+        cfg = for_this_machine(tiny_config(precision="mixed_bfloat16"), str(tmp_path / cpu), said.append)
+        assert cfg.precision == expect and len(said) == (expect == "float32")
+        assert cfg.epochs == 1 and cfg.crop == 40  # nothing else changes
+    assert for_this_machine(tiny_config(), str(tmp_path / "avx2"), said.append).precision == "float32"
+
+
+def test_a_mixed_bfloat16_run_resumes_in_float32(tmp_path, tiny_train, capsys):
+    path, _, _ = tiny_train
+    out = str(tmp_path / "cnn.h5")
+    faces = load_csv(path)
+    try:
+        fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(precision="mixed_bfloat16"), out, verbose=0)
+        saved = keras.models.load_model(tmp_path / "cnn.last.keras", compile=False).get_weights()
+        seen = {}
+
+        class Spy(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                seen["weights"] = self.model.get_weights()
+
+        import ferhw3.train as T
+        orig = T.ResumableCheckpoint
+        T.ResumableCheckpoint = lambda stem, cfg: _Both(orig(stem, cfg), Spy())
+        try:
+            res = fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=2), out, Extras(resume=True), verbose=1)
+        finally:
+            T.ResumableCheckpoint = orig
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert "Resuming a mixed_bfloat16 run in float32" in capsys.readouterr().out
+    for a, b in zip(saved, seen["weights"]):
+        np.testing.assert_array_equal(a, b)  # float32 weights in both: the checkpoint's, exactly
+    assert res.epochs_run == 2 and json.load(open(tmp_path / "cnn.last.json"))["config"]["precision"] == "float32"
