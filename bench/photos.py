@@ -11,13 +11,16 @@ background (smoothed noise at several scales, bars and blobs), in two sets:
   degrees, a third of them partly hidden (a band over the eyes, the mouth or a side, or a
   blob), the whole picture dimmed and unevenly lit.
 For each detector (ferhw3.detect) on each set: found (a face is found when the detector's
-framed square overlaps the pasted square with IoU >= 0.4, one to one), false detections
-(boxes that match no face) per 100 pictures, the shipped analysis model's accuracy on the
+framed square overlaps the pasted square with IoU >= 0.4, one to one), faces framed
+otherwise (not found, but a box that matches no face has its centre on the face: a FER2013
+photo's own face in another framing, as in a zoomed-out photo), false detections (the other
+boxes that match no face) per 100 pictures, the shipped analysis model's accuracy on the
 found faces as the pipeline frames them (and with the eyes levelled) against the same faces
 read directly (the 48x48 originals, same model and TTA), and milliseconds of detection per
 picture. With --fer-python (a Python with the `fer` package, kept in its own environment),
 the `fer` package's pipeline on the standard set (bench/photos_fer.py). Every detector also
-reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md.
+reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md and
+bench/results_photos_otherwise.png (the default's faces framed otherwise on the standard set).
 
 --fit pastes other validation faces (the 600 after the scored ones in the same shuffle,
 never scored) into other pictures of both sets and prints, for each detector, faces found
@@ -157,11 +160,15 @@ def hard_pictures(faces, rng):
 
 
 def match(truth, detections):
-    """For each true face, the index into detections[picture] of its match, or None; and
-    the number of detections that match no face (greedy by IoU, one to one)."""
+    """For each true face, the index into detections[picture] of its match, or None (greedy
+    by IoU, one to one); the (face, detection index) pairs of the detections that match no
+    face but point at a face that nothing matched (the box's centre inside its pasted square: the face of a FER2013
+    photo found in another framing than the photo's, as in a zoomed-out photo or a
+    close-up; the face itself counts as not found), one such box a face; and the number of
+    false detections: the rest, on the background or a second box on a face."""
     from ferhw3.detect import iou
 
-    found, false = [None] * len(truth), 0
+    found, otherwise, false = [None] * len(truth), [], 0
     for pic, boxes in enumerate(detections):
         faces = [i for i, (p, _) in enumerate(truth) if p == pic]
         pairs = sorted(((iou(truth[i][1], b), i, j) for i in faces for j, b in enumerate(boxes)), reverse=True)
@@ -169,8 +176,16 @@ def match(truth, detections):
         for score, i, j in pairs:
             if score >= IOU and found[i] is None and j not in used:
                 found[i], _ = j, used.add(j)
-        false += len(boxes) - len(used)
-    return found, false
+        claimed = {}
+        for j, (x, y, w, h) in enumerate(boxes):
+            cx, cy = x + w / 2, y + h / 2
+            on = [i for i in faces if found[i] is None and i not in claimed and
+                  truth[i][1][0] <= cx < truth[i][1][0] + truth[i][1][2] and truth[i][1][1] <= cy < truth[i][1][1] + truth[i][1][3]]
+            if j not in used and on:
+                claimed[on[0]] = j
+        otherwise += list(claimed.items())
+        false += len(boxes) - len(used) - len(claimed)
+    return found, otherwise, false
 
 
 def sweep(name, d, found_boxes, thresholds, pictures, truth, say):
@@ -179,9 +194,9 @@ def sweep(name, d, found_boxes, thresholds, pictures, truth, say):
         line = []
         for k in pictures:
             kept = [[q for q in ds if threshold is None or q.score >= threshold] for ds in found_boxes[k]]
-            found, false = match(truth[k], [[d.framing.square(q.box) for q in ds] for ds in kept])
-            line.append(f"{k}: found {sum(f is not None for f in found)}/{len(truth[k])}, false {false} in "
-                        f"{len(pictures[k])} pictures")
+            found, otherwise, false = match(truth[k], [[d.framing.square(q.box) for q in ds] for ds in kept])
+            line.append(f"{k}: found {sum(f is not None for f in found)}/{len(truth[k])} (+{len(otherwise)} framed "
+                        f"otherwise), false {false} in {len(pictures[k])} pictures")
         say(f"- {name}, threshold {threshold or 'its own'}: " + "; ".join(line))
 
 
@@ -203,7 +218,7 @@ def fit(name, pictures, truth, labels, direct, reader, say):
         sweep(f"{name} upright only", upright, {k: [upright(p) for p in pictures[k]] for k in pictures}, thresholds,
               pictures, truth, say)
     pics, boxes = pictures["standard"], found_boxes["standard"]
-    found, _ = match(truth["standard"], [[d.framing.square(q.box) for q in ds] for ds in boxes])
+    found, _, _ = match(truth["standard"], [[d.framing.square(q.box) for q in ds] for ds in boxes])
     hit = [i for i, j in enumerate(found) if j is not None]
     detections = [boxes[truth["standard"][i][0]][found[i]] for i in hit]
 
@@ -267,19 +282,46 @@ def evaluate(detector, pictures, truth, labels, direct, reader):
     found_boxes = [detector(pic) for pic in pictures]
     ms = 1000 * (time.perf_counter() - t) / len(pictures)
     squares = [[detector.framing.square(d.box) for d in ds] for ds in found_boxes]
-    found, false = match(truth, squares)
+    found, otherwise, false = match(truth, squares)
     hit = [i for i, j in enumerate(found) if j is not None]
     accs = []
     for align in (False, True):
         crops = [photos.frame_face(pictures[truth[i][0]], squares[truth[i][0]][found[i]], photos.MARGIN,
                                    found_boxes[truth[i][0]][found[i]].angle if align else 0.0) for i in hit]
         accs.append(float(np.mean(reader.read(np.stack(crops)).argmax(1) == labels[hit])) if hit else float("nan"))
-    return dict(found=len(hit), false=false, acc=accs[0], acc_aligned=accs[1],
-                direct=float(np.mean(direct[hit] == labels[hit])) if hit else float("nan"), ms=ms)
+    return dict(found=len(hit), otherwise=len(otherwise), false=false, acc=accs[0], acc_aligned=accs[1],
+                direct=float(np.mean(direct[hit] == labels[hit])) if hit else float("nan"), ms=ms,
+                shown=[(truth[i][0], truth[i][1], squares[truth[i][0]][j]) for i, j in otherwise])
+
+
+def sheet(pictures, shown, path, tile=160, per_row=8):
+    """A PNG of the faces found in another framing: each pasted square (green) and the
+    detector's framed square (red), cut out with what surrounds them."""
+    import cv2
+    import numpy as np
+
+    tiles = []
+    for pic, (tx, ty, tw, th), (bx, by, bw, bh) in shown:
+        x0, y0 = max(int(min(tx, bx)) - 8, 0), max(int(min(ty, by)) - 8, 0)
+        x1, y1 = int(max(tx + tw, bx + bw)) + 8, int(max(ty + th, by + bh)) + 8
+        img = cv2.cvtColor(pictures[pic], cv2.COLOR_GRAY2BGR)
+        cv2.rectangle(img, (int(tx), int(ty)), (int(tx + tw), int(ty + th)), (0, 200, 0), 2)
+        cv2.rectangle(img, (int(bx), int(by)), (int(bx + bw), int(by + bh)), (0, 0, 255), 2)
+        cut = img[y0:y1, x0:x1]
+        side = max(cut.shape[:2])
+        square = np.zeros((side, side, 3), np.uint8)
+        square[:cut.shape[0], :cut.shape[1]] = cut
+        tiles.append(cv2.resize(square, (tile, tile), interpolation=cv2.INTER_AREA))
+    tiles += [np.zeros((tile, tile, 3), np.uint8)] * (-len(tiles) % per_row)
+    rows = [np.concatenate(tiles[k:k + per_row], 1) for k in range(0, len(tiles), per_row)]
+    ok, png = cv2.imencode(".png", np.concatenate(rows, 0))
+    with open(path + ".tmp", "wb") as f:
+        f.write(png.tobytes())
+    os.replace(path + ".tmp", path)
 
 
 def row(name, r, n_faces, n_pictures):
-    return (f"| {name} | {r['found']}/{n_faces} ({100 * r['found'] / n_faces:.1f}%) | {r['false']} "
+    return (f"| {name} | {r['found']}/{n_faces} ({100 * r['found'] / n_faces:.1f}%) | {r['otherwise']} | {r['false']} "
             f"({100 * r['false'] / n_pictures:.1f}) | {r['acc']:.4f} | {r['acc_aligned']:.4f} | {r['direct']:.4f} | "
             f"{r['ms']:.0f} |")
 
@@ -306,12 +348,12 @@ def fer_row(args, pictures, truth, labels, direct, hopper):
         with open(os.path.join(tmp, "fer.json")) as f:
             fer = json.load(f)
     per_pic = fer["pictures"][:-1]
-    found, false = match(truth, [[tuple(d["box"]) for d in pic] for pic in per_pic])
+    found, otherwise, false = match(truth, [[tuple(d["box"]) for d in pic] for pic in per_pic])
     hit = [i for i, j in enumerate(found) if j is not None]
     order = [n.lower() for n in CLASS_NAMES]
     read = [int(np.argmax([per_pic[truth[i][0]][found[i]]["emotions"][n] for n in order])) for i in hit]
     acc = float(np.mean(np.array(read) == labels[hit]))
-    r = dict(found=len(hit), false=false, acc=acc, acc_aligned=float("nan"), direct=float(np.mean(direct[hit] == labels[hit])),
+    r = dict(found=len(hit), otherwise=len(otherwise), false=false, acc=acc, acc_aligned=float("nan"), direct=float(np.mean(direct[hit] == labels[hit])),
              ms=1000 * fer["seconds"] / len(pictures))
     return row(f"`fer` {fer['version']} (its Haar cascade and model)", r, len(truth), len(pictures))
 
@@ -371,17 +413,22 @@ def main():
            f"{os.cpu_count()} CPU cores; {time.strftime('%Y-%m-%d')}; {len(x)} validation faces (the project's split) of "
            f"{os.path.basename(model)} (the shipped analysis model, TTA {reader.tta}), read directly: accuracy "
            f"{np.mean(direct == y):.4f}. A face is found when the detector's framed square overlaps the pasted one with "
-           f"IoU >= {IOU}; false detections: boxes that match no face (per 100 pictures in brackets); ms: detection "
-           f"alone, per picture.", ""]
+           f"IoU >= {IOU}; framed otherwise: faces not found whose pasted square holds the centre of a box that matches no "
+           f"face (the photo's face boxed in another framing than FER2013's, as in a zoomed-out photo or a close-up: the "
+           f"default's on the standard set are drawn in {os.path.basename(os.path.splitext(args.results)[0])}_otherwise.png); "
+           f"false detections: the other boxes that match no face, on the background or a second box on a face (per 100 "
+           f"pictures in brackets); ms: detection alone, per picture.", ""]
     for set_name, (pictures, truth) in sets.items():
         out += [f"**{set_name}** ({len(pictures)} pictures, {len(truth)} faces): "
                 + ("two faces to a 480x360 picture, 2-4x their size, turned up to 10 degrees" if set_name == "standard"
                    else "1-4 faces to a 640x480 picture, 30-400 pixels, turned up to 15 degrees, a third partly hidden, "
                         "dimmed and unevenly lit"), "",
-                "| detector | faces found | false detections | accuracy on the found faces | eyes levelled | "
-                "the same faces read directly | ms |", "|---|---:|---:|---:|---:|---:|---:|"]
+                "| detector | faces found | framed otherwise | false detections | accuracy on the found faces | "
+                "eyes levelled | the same faces read directly | ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name, d in detectors.items():
             r = evaluate(d, pictures, truth, y, direct, reader)
+            if set_name == "standard" and name == detect.DEFAULT and r["shown"]:
+                sheet(pictures, r["shown"], os.path.splitext(args.results)[0] + "_otherwise.png")
             out.append(row(name + (" (the default)" if name == detect.DEFAULT else ""), r, len(truth), len(pictures)))
             print(out[-1], flush=True)
         if set_name == "standard" and args.fer_python:

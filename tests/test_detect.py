@@ -155,3 +155,19 @@ def test_unknown_detector_and_missing_mtcnn():
     except ImportError:
         with pytest.raises(UsageError, match="pip install mtcnn"):
             detect.create("mtcnn")
+
+
+def test_the_photo_bench_tells_faces_framed_otherwise_from_false_detections():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("photos_bench", os.path.join(ROOT, "bench", "photos.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    truth = [(0, (0, 0, 100, 100)), (0, (200, 0, 100, 100)), (1, (0, 0, 50, 50))]
+    boxes = [[(0, 0, 100, 100),      # face 0, found
+              (20, 20, 30, 30),      # a second box on face 0: false
+              (220, 20, 40, 40),     # on face 1, which nothing matched: framed otherwise
+              (400, 300, 20, 20)],   # the background: false
+             [(10, 10, 20, 20), (5, 5, 20, 20)]]  # face 2 boxed too small, twice: one framed otherwise, one false
+    found, otherwise, false = bench.match(truth, boxes)
+    assert found == [0, None, None] and otherwise == [(1, 2), (2, 0)] and false == 3
