@@ -43,6 +43,19 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
     fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=2), out, verbose=0)
     assert json.load(open(tmp_path / "cnn.last.json"))["epoch"] == 2
     saved = keras.models.load_model(tmp_path / "cnn.last.keras", compile=False).get_weights()
+    res, seen = resume_watching(faces, tiny_config(epochs=3), out)
+    assert seen["optimizer"] == "SGD" and seen["step"] == 2 * (56 // 16)
+    for a, b in zip(saved, seen["weights"]):
+        np.testing.assert_array_equal(a, b)
+    hist = pd.read_csv(tmp_path / "cnn.history.csv")
+    assert list(hist["epoch"]) == [0, 1, 2]  # one more epoch, appended
+    assert res.epochs_run == 3
+
+
+def resume_watching(faces, cfg, out, verbose=0):
+    """fit() resumed from out's checkpoint, and what the model held as training began: its
+    optimizer's class and step, its weights."""
+    import ferhw3.train as T
 
     seen = {}
 
@@ -52,19 +65,13 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
             seen["optimizer"] = type(self.model.optimizer).__name__
             seen["weights"] = self.model.get_weights()
 
-    import ferhw3.train as T
     orig = T.ResumableCheckpoint
     T.ResumableCheckpoint = lambda stem, cfg: _Both(orig(stem, cfg), Spy())
     try:
-        res = fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=3), out, Extras(resume=True), verbose=0)
+        res = fit(lambda: build_cnn("vgg-bn"), faces, cfg, out, Extras(resume=True), verbose=verbose)
     finally:
         T.ResumableCheckpoint = orig
-    assert seen["optimizer"] == "SGD" and seen["step"] == 2 * (56 // 16)
-    for a, b in zip(saved, seen["weights"]):
-        np.testing.assert_array_equal(a, b)
-    hist = pd.read_csv(tmp_path / "cnn.history.csv")
-    assert list(hist["epoch"]) == [0, 1, 2]  # one more epoch, appended
-    assert res.epochs_run == 3
+    return res, seen
 
 
 def test_split_seed_keeps_the_projects_split_for_another_seed(tmp_path):
@@ -455,19 +462,7 @@ def test_a_mixed_bfloat16_run_resumes_in_float32(tmp_path, tiny_train, capsys):
     try:
         fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(precision="mixed_bfloat16"), out, verbose=0)
         saved = keras.models.load_model(tmp_path / "cnn.last.keras", compile=False).get_weights()
-        seen = {}
-
-        class Spy(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                seen["weights"] = self.model.get_weights()
-
-        import ferhw3.train as T
-        orig = T.ResumableCheckpoint
-        T.ResumableCheckpoint = lambda stem, cfg: _Both(orig(stem, cfg), Spy())
-        try:
-            res = fit(lambda: build_cnn("vgg-bn"), faces, tiny_config(epochs=2), out, Extras(resume=True), verbose=1)
-        finally:
-            T.ResumableCheckpoint = orig
+        res, seen = resume_watching(faces, tiny_config(epochs=2), out, verbose=1)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert "Resuming a mixed_bfloat16 run in float32" in capsys.readouterr().out
