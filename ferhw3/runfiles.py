@@ -305,7 +305,11 @@ class RunFiles:
         if not (rec and state and os.path.exists(self.out)) or config.get("self_train"):
             return None
         done = min(int(rec.get("epochs_run", 0)), int(state.get("epoch", 0)))
-        same = rec.get("config") == config and state.get("config") == config and rec.get("init") == init
+
+        def settings(c):  # the precision aside: a run continues in either (ferhw3.step.for_this_machine)
+            return {k: v for k, v in (c or {}).items() if k != "precision"}
+
+        same = settings(rec.get("config")) == settings(config) == settings(state.get("config")) and rec.get("init") == init
         return rec if same and done >= int(config["epochs"]) else None
 
     def split(self) -> tuple[int, float] | None:
