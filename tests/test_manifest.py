@@ -80,8 +80,8 @@ def test_recorded_validation_accuracy_is_what_the_shipped_file_scores():
         # within a face or two: TensorFlow's CPU kernels differ by instruction set (AVX2, AVX512),
         # and a face read at a near tie can go either way
         assert abs(accuracy([model], x, y) - e["val_accuracy"]) <= 2 / len(y) + 5e-5, name
-        assert round(accuracy([model], x, y, tta="center" if "center" in e["val_accuracy_tta"] else "flip"), 4) \
-            == e["val_accuracy_tta"].get("center", e["val_accuracy_tta"].get("flip")), name
+        tta = accuracy([model], x, y, tta="center" if "center" in e["val_accuracy_tta"] else "flip")
+        assert abs(tta - e["val_accuracy_tta"].get("center", e["val_accuracy_tta"].get("flip"))) <= 2 / len(y) + 5e-5, name
 
 
 def _readme_table(heading_row: str) -> list[list[str]]:
