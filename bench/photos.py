@@ -15,16 +15,18 @@ framed square overlaps the pasted square with IoU >= 0.4, one to one), faces fra
 otherwise (not found, but a box that matches no face has its centre on the face: a FER2013
 photo's own face in another framing, as in a zoomed-out photo), false detections (the other
 boxes that match no face) per 100 pictures, the shipped analysis model's accuracy on the
-found faces as the pipeline frames them (and with the eyes levelled) against the same faces
-read directly (the 48x48 originals, same model and TTA), and milliseconds of detection per
-picture. With --fer-python (a Python with the `fer` package, kept in its own environment),
+found faces as the pipeline frames them (and with the eyes levelled), the pasted squares
+themselves cut out and read (what pasting alone costs: resizing and turning), and the same
+faces read directly (the 48x48 originals, same model and TTA), and milliseconds of detection
+per picture. With --fer-python (a Python with the `fer` package, kept in its own environment),
 the `fer` package's pipeline on the standard set (bench/photos_fer.py). Every detector also
 reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md and
 bench/results_photos_otherwise.png (the default's faces framed otherwise on the standard set).
 
---fit pastes other validation faces (the 600 after the scored ones in the same shuffle,
-never scored) into other pictures of both sets and prints, for each detector, faces found
-and false detections at a range of thresholds, and the accuracy on the standard set's
+--fit pastes other validation faces (the 401st to the 1000th of the same shuffle, which
+the scoring skips: --faces takes the first 400, then goes on from the 1001st, up to 2,271)
+into other pictures of both sets and prints, for each detector, faces found and false
+detections at a range of thresholds, and the accuracy on the standard set's
 found faces for a grid of framings (scale of the box, vertical offset in box sides): the
 thresholds and framings in ferhw3/detect were chosen from it; first, how often each
 BlazeFace network finds a face by the share of its input the face covers (the pyramid's
@@ -47,6 +49,7 @@ HERE = os.path.join(ROOT, "bench")
 DATA = os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz")
 IOU = 0.4
 STANDARD = dict(size=(480, 360), scales=(2.0, 4.0), turn=10.0)
+FIT_FACES = slice(400, 1000)  # the stretch of the shuffled validation faces that --fit uses
 HARD = dict(size=(640, 480), per_picture=(1, 4), sides=(30, 400), turn=15.0, hidden=1 / 3)
 
 
@@ -284,13 +287,16 @@ def evaluate(detector, pictures, truth, labels, direct, reader):
     squares = [[detector.framing.square(d.box) for d in ds] for ds in found_boxes]
     found, otherwise, false = match(truth, squares)
     hit = [i for i, j in enumerate(found) if j is not None]
-    accs = []
-    for align in (False, True):
-        crops = [photos.frame_face(pictures[truth[i][0]], squares[truth[i][0]][found[i]], photos.MARGIN,
+    right = []
+    for align in (False, True, None):  # framed, framed with the eyes levelled, the pasted square itself
+        crops = [photos.frame_face(pictures[truth[i][0]], truth[i][1], 0.0) if align is None else
+                 photos.frame_face(pictures[truth[i][0]], squares[truth[i][0]][found[i]], photos.MARGIN,
                                    found_boxes[truth[i][0]][found[i]].angle if align else 0.0) for i in hit]
-        accs.append(float(np.mean(reader.read(np.stack(crops)).argmax(1) == labels[hit])) if hit else float("nan"))
-    return dict(found=len(hit), otherwise=len(otherwise), false=false, acc=accs[0], acc_aligned=accs[1],
-                direct=float(np.mean(direct[hit] == labels[hit])) if hit else float("nan"), ms=ms,
+        right.append(reader.read(np.stack(crops)).argmax(1) == labels[hit] if hit else np.zeros(0, bool))
+    right.append(direct[hit] == labels[hit])
+    accs = [float(np.mean(r)) if hit else float("nan") for r in right]
+    return dict(found=len(hit), otherwise=len(otherwise), false=false, acc=accs[0], acc_aligned=accs[1], pasted=accs[2],
+                direct=accs[3], right=dict(found=right[0], pasted=right[2], direct=right[3]), ms=ms,
                 shown=[(truth[i][0], truth[i][1], squares[truth[i][0]][j]) for i, j in otherwise])
 
 
@@ -320,9 +326,24 @@ def sheet(pictures, shown, path, tile=160, per_row=8):
     os.replace(path + ".tmp", path)
 
 
+def gaps(name, r):
+    """How far below the direct reading the found faces read, and how much of that the pasting
+    alone and the framing cost, each paired on the same faces (McNemar)."""
+    from ferhw3.evaluate import paired
+
+    parts = []
+    for a, b, what in (("direct", "found", "the found faces read"), ("direct", "pasted", "the pasted squares"),
+                       ("pasted", "found", "the framing")):
+        only_a, only_b, p = paired(r["right"][a], r["right"][b])
+        parts.append(f"{what} {100 * (only_a - only_b) / max(len(r['right'][a]), 1):.2f} points below "
+                     f"{'the direct reading' if a == 'direct' else 'the pasted squares'} (faces that only one of the "
+                     f"two reads right: {only_a} against {only_b}, McNemar p {p:.3f})")
+    return f"- {name}: " + "; ".join(parts)
+
+
 def row(name, r, n_faces, n_pictures):
     return (f"| {name} | {r['found']}/{n_faces} ({100 * r['found'] / n_faces:.1f}%) | {r['otherwise']} | {r['false']} "
-            f"({100 * r['false'] / n_pictures:.1f}) | {r['acc']:.4f} | {r['acc_aligned']:.4f} | {r['direct']:.4f} | "
+            f"({100 * r['false'] / n_pictures:.1f}) | {r['acc']:.4f} | {r['acc_aligned']:.4f} | {r['pasted']:.4f} | {r['direct']:.4f} | "
             f"{r['ms']:.0f} |")
 
 
@@ -353,7 +374,7 @@ def fer_row(args, pictures, truth, labels, direct, hopper):
     order = [n.lower() for n in CLASS_NAMES]
     read = [int(np.argmax([per_pic[truth[i][0]][found[i]]["emotions"][n] for n in order])) for i in hit]
     acc = float(np.mean(np.array(read) == labels[hit]))
-    r = dict(found=len(hit), otherwise=len(otherwise), false=false, acc=acc, acc_aligned=float("nan"), direct=float(np.mean(direct[hit] == labels[hit])),
+    r = dict(found=len(hit), otherwise=len(otherwise), false=false, acc=acc, acc_aligned=float("nan"), pasted=float("nan"), direct=float(np.mean(direct[hit] == labels[hit])),
              ms=1000 * fer["seconds"] / len(pictures))
     return row(f"`fer` {fer['version']} (its Haar cascade and model)", r, len(truth), len(pictures))
 
@@ -377,7 +398,13 @@ def main():
     model = manifest.role("analysis")[0]  # measured on validation faces: a model that never saw them
     x, y, _, _ = ev.validation_faces(args.data, model)
     order = np.random.default_rng(0).permutation(len(x))
-    pick = order[args.faces:args.faces + 600] if args.fit else order[:args.faces]  # fitted on others than scored
+    # fitted on other faces than those scored: the fit faces are a fixed stretch of the shuffle,
+    # the scored ones the shuffle without it (the first 400 as ever, then on past the stretch)
+    scored = np.concatenate([order[:FIT_FACES.start], order[FIT_FACES.stop:]])
+    if not 0 < args.faces <= len(scored):
+        sys.exit(f"photos: --faces {args.faces}: between 1 and {len(scored)} (the validation faces less the "
+                 f"{FIT_FACES.stop - FIT_FACES.start} that --fit uses)")
+    pick = order[FIT_FACES] if args.fit else scored[:args.faces]
     x, y = x[pick], y[pick]
     sets = {"standard": standard_pictures(x, np.random.default_rng(1 + 20 * args.fit)),
             "hard": hard_pictures(x, np.random.default_rng(3 + 20 * args.fit))}
@@ -417,23 +444,27 @@ def main():
            f"face (the photo's face boxed in another framing than FER2013's, as in a zoomed-out photo or a close-up: the "
            f"default's on the standard set are drawn in {os.path.basename(os.path.splitext(args.results)[0])}_otherwise.png); "
            f"false detections: the other boxes that match no face, on the background or a second box on a face (per 100 "
-           f"pictures in brackets); ms: detection alone, per picture.", ""]
+           f"pictures in brackets); the pasted squares read: each found face's own square cut out of the picture and read, "
+           f"what pasting alone costs; ms: detection alone, per picture.", ""]
     for set_name, (pictures, truth) in sets.items():
         out += [f"**{set_name}** ({len(pictures)} pictures, {len(truth)} faces): "
                 + ("two faces to a 480x360 picture, 2-4x their size, turned up to 10 degrees" if set_name == "standard"
                    else "1-4 faces to a 640x480 picture, 30-400 pixels, turned up to 15 degrees, a third partly hidden, "
                         "dimmed and unevenly lit"), "",
                 "| detector | faces found | framed otherwise | false detections | accuracy on the found faces | "
-                "eyes levelled | the same faces read directly | ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                "eyes levelled | the pasted squares read | the same faces read directly | ms |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        paired_lines = []
         for name, d in detectors.items():
             r = evaluate(d, pictures, truth, y, direct, reader)
             if set_name == "standard" and name == detect.DEFAULT and r["shown"]:
                 sheet(pictures, r["shown"], os.path.splitext(args.results)[0] + "_otherwise.png")
             out.append(row(name + (" (the default)" if name == detect.DEFAULT else ""), r, len(truth), len(pictures)))
             print(out[-1], flush=True)
+            paired_lines.append(gaps(name, r))
         if set_name == "standard" and args.fer_python:
             out.append(fer_row(args, pictures, truth, y, direct, hopper))
-        out.append("")
+        out += ["", *paired_lines, ""]
 
     out += ["matplotlib's grace_hopper.jpg (512x600), read by the analysis model:", "",
             "| detector | square read (x, y, w, h) | expression | probabilities |", "|---|---|---|---|"]
