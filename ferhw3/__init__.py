@@ -2,7 +2,8 @@
 
 Modules, one job each: data (reading faces), models (architectures), recipes and config
 (what a run trains), step (the training step: model, precision, augmentation, optimiser),
-train (fit), callbacks, budget, optim, runfiles (a run's files), members (the queue),
+cpu (what the CPU can do: its flags), train (fit), callbacks, budget, optim, runfiles (a
+run's files), members (the queue),
 distill, selftrain, meanteacher, predict, outputs (every prediction file), modelfile
 (loading a model), export, evaluate, manifest (the shipped models), explain (figures),
 errors; photos (faces in pictures: detect, frame, read) and video (tracks, smoothing, the

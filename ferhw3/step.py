@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import keras
 
 from .config import Config
+from .cpu import CPUINFO, cpu_flags
 from .models import fuse_batch_norm
 from .optim import compile_model
 from .pipeline import augmenter
@@ -52,18 +53,14 @@ def feeds_arrays(feed: str) -> bool:
     return feed == "arrays" or (feed == "auto" and not on_tf)
 
 
-def cpu_has_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+def cpu_has_bfloat16(cpuinfo: str = CPUINFO) -> bool | None:
     """Whether this CPU does bfloat16 arithmetic itself (BF16_FLAGS); None where its flags
     cannot be read (not Linux)."""
-    try:
-        with open(cpuinfo) as f:
-            flags = {word for line in f if line.lower().startswith(("flags", "features")) for word in line.split()}
-    except OSError:
-        return None
-    return any(flag in flags for flag in BF16_FLAGS)
+    flags = cpu_flags(cpuinfo)
+    return None if flags is None else any(flag in flags for flag in BF16_FLAGS)
 
 
-def for_this_machine(cfg: Config, cpuinfo: str = "/proc/cpuinfo", say=print) -> Config:
+def for_this_machine(cfg: Config, cpuinfo: str = CPUINFO, say=print) -> Config:
     """`cfg`, or, when it asks for mixed_bfloat16 on TensorFlow's CPU and the CPU has no
     bfloat16 instructions, the same config in float32: there TensorFlow emulates bfloat16 and
     a time budget would buy a tenth of the epochs or fewer. GPUs and other backends keep it."""
