@@ -17,11 +17,13 @@ def model():
     return cli.load_model(os.path.join(ROOT, manifest.role("analysis")[0]))
 
 
-def test_class_models_raise_every_class_score_threefold(model):
+def test_class_models_raise_every_class_score(model):
     grey = np.full((48, 48), maximise.GREY, np.float32)
     images, first, last = maximise.class_models(model, grey, steps=100)
     assert images.shape == (7, 48, 48) and images.min() >= 0 and images.max() <= 255
-    assert np.all(last >= 3 * np.abs(first)), (first, last)
+    # a rise in logits, not a multiple of the start: grey starts the scores between -1.5 and 1.8,
+    # and on an AVX512 machine they rose by 4.3-7.3, Disgust from -1.5 to 2.8
+    assert np.all(last - first >= 2.5), (first, last)
     # each image is read as its own class
     assert (maximise.probabilities(model, images).argmax(1) == np.arange(7)).all()
 
