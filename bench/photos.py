@@ -14,11 +14,12 @@ For each detector (ferhw3.detect) on each set: found (a face is found when the d
 framed square overlaps the pasted square with IoU >= 0.4, one to one), faces framed
 otherwise (not found, but a box that matches no face has its centre on the face: a FER2013
 photo's own face in another framing, as in a zoomed-out photo), false detections (the other
-boxes that match no face) per 100 pictures, the shipped analysis model's accuracy on the
-found faces as the pipeline frames them (and with the eyes levelled), the pasted squares
-themselves cut out and read (what pasting alone costs: resizing and turning), and the same
-faces read directly (the 48x48 originals, same model and TTA), and milliseconds of detection
-per picture. With --fer-python (a Python with the `fer` package, kept in its own environment),
+boxes that match no face) per 100 pictures, the accuracy of the photo models (the `photos`
+role's split stand-in: the analysis model in the default network's place, beside the ResNet)
+on the found faces as the pipeline frames them (and with the eyes levelled), the pasted
+squares themselves cut out and read (what pasting alone costs: resizing and turning), and the
+same faces read directly (the 48x48 originals, same models and TTA), each paired against the
+analysis model alone, and milliseconds of detection per picture. With --fer-python (a Python with the `fer` package, kept in its own environment),
 the `fer` package's pipeline on the standard set (bench/photos_fer.py). Every detector also
 reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md and
 bench/results_photos_otherwise.png (the default's faces framed otherwise on the standard set).
@@ -274,9 +275,10 @@ def installed(name):
         return None
 
 
-def evaluate(detector, pictures, truth, labels, direct, reader):
+def evaluate(detector, pictures, truth, labels, direct, reader, alone=None):
     """Found, false, accuracy on the found faces (framed; framed with the eyes levelled),
-    the direct reading's accuracy on them, ms of detection per picture."""
+    the direct reading's accuracy on them, ms of detection per picture; with `alone` (a
+    reader and its direct labels), the found faces read by it too."""
     import numpy as np
 
     from ferhw3 import photos
@@ -295,8 +297,13 @@ def evaluate(detector, pictures, truth, labels, direct, reader):
         right.append(reader.read(np.stack(crops)).argmax(1) == labels[hit] if hit else np.zeros(0, bool))
     right.append(direct[hit] == labels[hit])
     accs = [float(np.mean(r)) if hit else float("nan") for r in right]
+    more = {}
+    if alone is not None and hit:
+        crops = np.stack([photos.frame_face(pictures[truth[i][0]], squares[truth[i][0]][found[i]], photos.MARGIN)
+                          for i in hit])
+        more = dict(alone=alone[0].read(crops).argmax(1) == labels[hit], alone_direct=alone[1][hit] == labels[hit])
     return dict(found=len(hit), otherwise=len(otherwise), false=false, acc=accs[0], acc_aligned=accs[1], pasted=accs[2],
-                direct=accs[3], right=dict(found=right[0], pasted=right[2], direct=right[3]), ms=ms,
+                direct=accs[3], right=dict(found=right[0], pasted=right[2], direct=right[3], **more), ms=ms,
                 shown=[(truth[i][0], truth[i][1], squares[truth[i][0]][j]) for i, j in otherwise])
 
 
@@ -328,12 +335,20 @@ def sheet(pictures, shown, path, tile=160, per_row=8):
 
 def gaps(name, r):
     """How far below the direct reading the found faces read, and how much of that the pasting
-    alone and the framing cost, each paired on the same faces (McNemar)."""
+    alone and the framing cost, each paired on the same faces (McNemar); and what the photo
+    models' other networks add to the analysis model alone, on the found faces and directly."""
     from ferhw3.evaluate import paired
 
     parts = []
+    extra = (("alone", "found", "the photo models read the found faces"),
+             ("alone_direct", "direct", "and the same faces directly")) if "alone" in r["right"] else ()
     for a, b, what in (("direct", "found", "the found faces read"), ("direct", "pasted", "the pasted squares"),
-                       ("pasted", "found", "the framing")):
+                       ("pasted", "found", "the framing"), *extra):
+        if a.startswith("alone"):
+            only_a, only_b, p = paired(r["right"][a], r["right"][b])
+            parts.append(f"{what} {100 * (only_b - only_a) / max(len(r['right'][a]), 1):+.2f} points against the "
+                         f"analysis model alone ({r['right'][a].mean():.4f}; {only_b} against {only_a}, McNemar p {p:.3f})")
+            continue
         only_a, only_b, p = paired(r["right"][a], r["right"][b])
         parts.append(f"{what} {100 * (only_a - only_b) / max(len(r['right'][a]), 1):.2f} points below "
                      f"{'the direct reading' if a == 'direct' else 'the pasted squares'} (faces that only one of the "
@@ -396,6 +411,8 @@ def main():
     from ferhw3.data import CLASS_NAMES
 
     model = manifest.role("analysis")[0]  # measured on validation faces: a model that never saw them
+    # the photos role's networks as measured: the analysis model in the default's place
+    stand_in = [os.path.join(manifest.MODELS_DIR, f) for f in manifest.load()["roles"]["photos"]["split_stand_in"]]
     x, y, _, _ = ev.validation_faces(args.data, model)
     order = np.random.default_rng(0).permutation(len(x))
     # fitted on other faces than those scored: the fit faces are a fixed stretch of the shuffle,
@@ -432,13 +449,16 @@ def main():
         print(f"photos: wrote {out}")
         return
     detectors = {n: d for n in args.detectors.split(",") if (d := installed(n)) is not None}
-    reader = photos.Recogniser(role="analysis", tta="flip", detector=detectors[next(iter(detectors))])
+    reader = photos.Recogniser(stand_in, tta="flip", detector=detectors[next(iter(detectors))])
     direct = reader.read(x).argmax(1)
+    alone = photos.Recogniser([model], tta="flip", detector=reader.detector)
+    alone = (alone, alone.read(x).argmax(1))
     hopper = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     out = [f"$ python bench/photos.py --faces {args.faces} --detectors {','.join(detectors)}"
            f"{' --fer-python PYTHON' if args.fer_python else ''}",
            f"{os.cpu_count()} CPU cores; {time.strftime('%Y-%m-%d')}; {len(x)} validation faces (the project's split) of "
-           f"{os.path.basename(model)} (the shipped analysis model, TTA {reader.tta}), read directly: accuracy "
+           f"{' + '.join(map(os.path.basename, stand_in))} (the photos role's split stand-in: the shipped analysis "
+           f"model in the default network's place; TTA {reader.tta}), read directly: accuracy "
            f"{np.mean(direct == y):.4f}. A face is found when the detector's framed square overlaps the pasted one with "
            f"IoU >= {IOU}; framed otherwise: faces not found whose pasted square holds the centre of a box that matches no "
            f"face (the photo's face boxed in another framing than FER2013's, as in a zoomed-out photo or a close-up: the "
@@ -456,7 +476,7 @@ def main():
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         paired_lines = []
         for name, d in detectors.items():
-            r = evaluate(d, pictures, truth, y, direct, reader)
+            r = evaluate(d, pictures, truth, y, direct, reader, alone)
             if set_name == "standard" and name == detect.DEFAULT and r["shown"]:
                 sheet(pictures, r["shown"], os.path.splitext(args.results)[0] + "_otherwise.png")
             out.append(row(name + (" (the default)" if name == detect.DEFAULT else ""), r, len(truth), len(pictures)))
@@ -466,7 +486,7 @@ def main():
             out.append(fer_row(args, pictures, truth, y, direct, hopper))
         out += ["", *paired_lines, ""]
 
-    out += ["matplotlib's grace_hopper.jpg (512x600), read by the analysis model:", "",
+    out += ["matplotlib's grace_hopper.jpg (512x600), read by the photo models' stand-in:", "",
             "| detector | square read (x, y, w, h) | expression | probabilities |", "|---|---|---|---|"]
     for name, d in detectors.items():
         reader.detector = d

@@ -62,16 +62,23 @@ def entries(manifest: dict | None = None) -> dict[str, dict]:
     return {e["file"]: e for e in (manifest or load())["models"]}
 
 
+def _role(name: str, manifest: dict | None) -> dict:
+    from .errors import UsageError
+
+    roles = (manifest or load())["roles"]
+    if name not in roles:
+        raise UsageError(f"role {name!r}: not a role of {MANIFEST} (roles: {', '.join(roles)})")
+    return roles[name]
+
+
 def role(name: str, manifest: dict | None = None) -> list[str]:
-    """The absolute paths of the model(s) that play role `name`."""
-    manifest = manifest or load()
-    files = manifest["roles"][name]["models"]
-    return [os.path.join(MODELS_DIR, f) for f in files]
+    """The absolute paths of the model(s) that play role `name` (a UsageError if none does)."""
+    return [os.path.join(MODELS_DIR, f) for f in _role(name, manifest)["models"]]
 
 
 def role_tta(name: str, manifest: dict | None = None) -> str | None:
     """The test-time augmentation a role is used with, if the manifest fixes one."""
-    return (manifest or load())["roles"][name].get("tta")
+    return _role(name, manifest).get("tta")
 
 
 def entry_for(path: str, manifest: dict | None = None) -> dict | None:

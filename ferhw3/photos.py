@@ -1,7 +1,7 @@
 """Faces in photos and video: find them, frame them as FER2013 frames its faces, read them.
 
     from ferhw3.photos import Recogniser
-    reader = Recogniser()                      # the shipped default model and face detector
+    reader = Recogniser()                      # the shipped photo models and face detector
     for face in reader.faces("group.jpg"):     # a path, a PIL image or a numpy array
         print(face.box, face.emotion, face.probs.round(2))
 
@@ -9,7 +9,9 @@ The detectors (ferhw3.detect: BlazeFace by default, whose weights ship inside th
 Haar; MTCNN where installed) give boxes of their own shape; each detector's fitted framing
 turns its box into the square FER2013 would have cut (bench/photos.py --fit), which is
 widened by `margin` of its side on every side, turned so the eyes are level with `align`,
-and read.
+and read by the shipped models of the `photos` role (models/manifest.json): the default
+network and the ResNet that trained with rotation, scale and shifts, which reads a detector's
+faces better than the default network alone (REPORT section 11).
 """
 
 from __future__ import annotations
@@ -93,19 +95,20 @@ def frame_face(grey: np.ndarray, box, margin: float = MARGIN, angle: float = 0.0
 class Recogniser:
     """A face detector and an expression model (or ensemble), loaded once; threads may share it.
 
-    models: model paths, or None for the shipped ones of `role` (models/manifest.json).
+    models: model paths, or None for the shipped ones of `role` (models/manifest.json; the
+    `photos` role by default).
     tta: test-time augmentation of each face (default: the role's, else flip).
     detector: a name of ferhw3.detect.DETECTORS or a detector object.
     """
 
-    def __init__(self, models=None, role: str = "default", tta: str | None = None, margin: float = MARGIN,
+    def __init__(self, models=None, role: str = "photos", tta: str | None = None, margin: float = MARGIN,
                  align: bool = False, detector=detect.DEFAULT):
         from . import manifest
         from .predict import load_predictors
 
-        paths = list(models) if models else manifest.role(role)
+        self.paths = list(models) if models else manifest.role(role)
         self.tta = tta or (None if models else manifest.role_tta(role)) or "flip"
-        self.models = load_predictors(paths, self.tta)
+        self.models = load_predictors(self.paths, self.tta)
         self.margin, self.align = margin, align
         self.detector = detect.create(detector) if isinstance(detector, str) else detector
 

@@ -43,6 +43,12 @@ def test_every_shipped_file_is_listed_with_its_size_hash_and_recipe():
         assert 0 < (e["twin"]["val_accuracy"] if e["trained_on_validation_faces"] else e["val_accuracy"]) < 1, f
     for role in ("analysis", "dnn"):
         assert not any(entries[f]["trained_on_validation_faces"] for f in m["roles"][role]["models"]), role
+    # photos: the default network beside others; measured by a stand-in that never saw the split,
+    # the analysis model in the default's place
+    photos = m["roles"]["photos"]
+    assert photos["models"][0] == m["roles"]["default"]["models"][0] and len(photos["models"]) > 1
+    assert photos["split_stand_in"] == m["roles"]["analysis"]["models"] + photos["models"][1:]
+    assert not any(entries[f]["trained_on_validation_faces"] for f in photos["split_stand_in"])
     assert set(recipes.RECIPES["distil-ensemble"].settings["teachers"]) == \
         {f"models/{f}" for f in m["roles"]["ensemble"]["models"]}
 
@@ -119,3 +125,13 @@ def test_readme_tables_say_what_the_manifest_records():
         said = recipe_rows[name]
         assert any(f"{e['val_accuracy']:.4f}" in said and f"{e['training_minutes']:g} min" in said
                    for e in split_trained if e["recipe"] == name), (name, said)
+
+
+def test_an_unknown_role_is_a_usage_error_naming_the_roles():
+    from ferhw3.errors import UsageError
+
+    assert manifest.role("photos")[0] == manifest.role("default")[0]
+    with pytest.raises(UsageError, match=r"'nosuch': not a role of .*manifest.json \(roles: default, photos, ensemble"):
+        manifest.role("nosuch")
+    with pytest.raises(UsageError, match="not a role"):
+        manifest.role_tta("nosuch")

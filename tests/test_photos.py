@@ -133,6 +133,7 @@ def test_predict_detect_writes_one_row_per_face_and_annotated_copies(tmp_path, p
     assert r.returncode == 0, r.stderr[-2000:]
     assert "empty.png: no face found" in r.stderr
     assert "2 faces in 2 pictures (1 without a face)" in r.stdout
+    assert "2 model(s)" in r.stdout  # the photos role: the default network and the ResNet
     rows = pd.read_csv(out, keep_default_na=False)
     assert list(rows.columns) == list(FACE_COLUMNS)
     assert rows["file"].tolist() == ["empty.png", "two, faces.png", "two, faces.png"]

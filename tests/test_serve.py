@@ -67,8 +67,14 @@ def test_health_names_the_models_engine_and_version(client):
     r = client.get("/health")
     assert r.status_code == 200
     body = r.json()
-    assert body["models"] == ["vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5"]
+    # photos are read by the photos role's networks, files of faces by predict.py's default
+    assert body["models"] == ["vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5", "resnet-affine.h5"]
+    assert body["role"] == "photos" and body["csv"]["role"] == "default"
+    assert body["csv"]["models"] == ["vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5"]
     assert body["engine"] == "openvino" and body["version"] and body["tta"] == "flip"
+    # the network the two roles share is loaded once
+    service = client.app.state.service
+    assert service.csv_models[0] is service.recogniser.models[0]
 
 
 def test_faces_finds_the_face_with_its_emotion_and_probabilities(client):

@@ -39,9 +39,9 @@ def parse_args(argv=None, prog=None):
                    "Kaggle's fer2013.csv; an image file or a folder of images")
     p.add_argument("out_csv", help="submission to write: id,label")
     p.add_argument("--model", action="append", help="saved model (.h5/.keras); repeat to ensemble")
-    p.add_argument("--role", default="default",
+    p.add_argument("--role",
                    help="without --model: the shipped model(s) of this role in models/manifest.json "
-                        "(default, ensemble, dnn; default: default)")
+                        "(default, photos, ensemble, dnn; default: default, with --detect photos)")
     p.add_argument("--tta", choices=TTA_MODES,
                    help="test-time augmentation (default: the role's, or flip: the face and its mirror)")
     photos = p.add_argument_group("photos and videos")
@@ -182,11 +182,8 @@ def main(argv=None, prog=None):
     if args.model:
         model_paths, tta = args.model, args.tta or "flip"
     else:
-        try:
-            model_paths, tta = manifest.role(args.role), args.tta or manifest.role_tta(args.role) or "flip"
-        except KeyError:
-            raise cli.UsageError(f"--role {args.role}: not a role of {manifest.MANIFEST} "
-                                 f"(roles: {', '.join(manifest.load()['roles'])})") from None
+        role = args.role or ("photos" if args.detect else "default")
+        model_paths, tta = manifest.role(role), args.tta or manifest.role_tta(role) or "flip"
     cli.check_output_path(args.out_csv, inputs=[args.test_csv, *model_paths])
     for m in model_paths:  # fail before the slow TensorFlow start-up
         if not os.path.exists(m):

@@ -25,7 +25,8 @@ def parse_args(argv=None, prog=None):
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine "
                    "only; 0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="default 8000")
-    p.add_argument("--role", default="default", help="the shipped model(s) of this role (default: default)")
+    p.add_argument("--role", help="the shipped model(s) of this role in models/manifest.json for everything (default: "
+                   "the `photos` role for photos, the `default` role for files of faces)")
     p.add_argument("--model", action="append", help="a saved model (.h5/.keras) instead; repeat to ensemble")
     p.add_argument("--tta", choices=TTA_MODES, help="test-time augmentation (default: the role's, or flip)")
     p.add_argument("--max-mb", type=float, default=20.0, help="the largest request body in MiB (default 20)")
@@ -52,11 +53,16 @@ def main(argv=None, prog=None):
     for m in settings["models"] or []:
         if not os.path.exists(m):
             raise cli.UsageError(f"{m}: model file not found")
-    print(f"serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+    if args.role and not args.model:
+        from ferhw3 import manifest
+
+        manifest.role(args.role)  # an unknown role: a one-line error before any worker starts
     if args.workers == 1:
         app = create_app(**settings)  # the models load (and fail) before the port opens
+        print(f"serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     else:  # each worker process builds its own app from the settings
+        print(f"serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
         os.environ[CONFIG_ENV] = json.dumps(settings)
         uvicorn.run("ferhw3.serve.app:create_app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level="warning")

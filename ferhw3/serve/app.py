@@ -1,7 +1,8 @@
 """The HTTP service: photos in, faces and emotions out (FastAPI on uvicorn, the `serve` extra).
 
     GET  /           the page: pick, drop or film a photo; boxes, emotions and bars drawn on it
-    GET  /health     {"models": [...], "engine": "openvino", "tta": "flip", "version": "..."}
+    GET  /health     {"models": [...], "role": "photos", "engine": "openvino", "tta": "flip",
+                      "csv": {"models": [...], "role": "default", "tta": "flip"}, "version": "..."}
     POST /faces      multipart field `image` -> {"faces": [{box, label, emotion, probs}], width, height}
                      (?annotate=1: the annotated JPEG instead)
     POST /predict    a CSV body (text/csv) or a multipart upload of what predict.py reads (a CSV,
@@ -81,19 +82,29 @@ async def _send_json(send, status: int, error: str) -> None:
 class Service:
     """The models and the detector, loaded once; what the endpoints call (in threads)."""
 
-    def __init__(self, models=None, role: str = "default", tta=None):
+    def __init__(self, models=None, role: str | None = None, tta=None):
+        from .. import manifest
         from ..photos import Recogniser
+        from ..predict import load_predictors
 
-        self.recogniser = Recogniser(models, role=role, tta=tta)
-        self.paths = list(models) if models else None
-        self.role = None if models else role
+        # without a model or role named, photos go to the `photos` role's networks, files of
+        # FER2013 faces to the default role's (the models the two shared are loaded once)
+        self.recogniser = Recogniser(models, role=role or "photos", tta=tta)
+        self.role = None if models else role or "photos"
+        if models or role:
+            self.csv_role, self.csv_paths, self.csv_tta = self.role, self.recogniser.paths, self.recogniser.tta
+            self.csv_models = self.recogniser.models
+        else:
+            self.csv_role, self.csv_paths = "default", manifest.role("default")
+            self.csv_tta = tta or manifest.role_tta("default") or "flip"
+            loaded = dict(zip(self.recogniser.paths, self.recogniser.models)) if self.csv_tta == self.recogniser.tta else {}
+            self.csv_models = [loaded[p] if p in loaded else load_predictors([p], self.csv_tta)[0] for p in self.csv_paths]
 
     def health(self) -> dict:
-        from .. import manifest
-
-        files = [os.path.basename(p) for p in (self.paths or manifest.role(self.role))]
-        return {"models": files, "role": self.role, "engine": self.recogniser.engine, "tta": self.recogniser.tta,
-                "version": __version__}
+        names = lambda paths: [os.path.basename(p) for p in paths]  # noqa: E731
+        return {"models": names(self.recogniser.paths), "role": self.role, "engine": self.recogniser.engine,
+                "tta": self.recogniser.tta, "csv": {"models": names(self.csv_paths), "role": self.csv_role,
+                                                   "tta": self.csv_tta}, "version": __version__}
 
     def faces(self, data: bytes, name: str):
         """(RGB array, faces) of an uploaded photo."""
@@ -116,7 +127,7 @@ class Service:
                 faces = load_faces(path)
             except (DataError, UsageError) as e:  # the message names the upload, not the temporary file
                 raise DataError(str(e).replace(path, name).replace(tmp + os.sep, "")) from None
-        p = predict_proba(self.recogniser.models, faces.x, tta=self.recogniser.tta)
+        p = predict_proba(self.csv_models, faces.x, tta=self.csv_tta)
         labels = p.argmax(axis=1)
         if faces.names is not None:
             header, rows = image_labels([name], labels, p)
@@ -137,7 +148,7 @@ def upload_name(filename, default: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in base)[:100] or default
 
 
-def create_app(models=None, role: str = "default", tta=None, max_mb: float = MAX_MB):
+def create_app(models=None, role: str | None = None, tta=None, max_mb: float = MAX_MB):
     """The FastAPI app, its models loaded now."""
     service = Service(models, role=role, tta=tta)
     max_bytes = int(max_mb * 2**20)
