@@ -3,7 +3,8 @@
 
     python bench/serve.py [--requests 200] [--test ../shared/data/fer2013/test.csv.gz]
 
-Starts `ferhw3 serve` (the default model, one worker) on a free port of 127.0.0.1 and sends
+Starts `ferhw3 serve` (the shipped models: the photos role for photos, the default role for
+files of faces; one worker) on a free port of 127.0.0.1 and sends
 POST /faces with a one-face and a four-face photo (Grace Hopper's portrait, and four of it
 side by side) at concurrency 1, 4 and 16, then POST /predict with the 7,178 test faces. The
 client runs on the same 2 cores as the server: its share is in the figures. Writes
@@ -70,6 +71,7 @@ def main():
     import httpx
 
     proc, url = start_server()
+    health = httpx.get(url + "/health").json()
     rows = []
     try:
         with httpx.Client(base_url=url, timeout=600, limits=httpx.Limits(max_connections=32)) as c:
@@ -108,8 +110,10 @@ def main():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                "unknown CPU")
     text = "\n".join(["$ python bench/serve.py " + " ".join(sys.argv[1:]),
-                      f"machine: {cpu}, {os.cpu_count()} cores; server: `ferhw3 serve` (default model, flip TTA, one "
-                      "worker); client threads on the same cores", "",
+                      f"machine: {cpu}, {os.cpu_count()} cores; server: `ferhw3 serve` (photos: "
+                      f"{' + '.join(health['models'])}, TTA {health['tta']}; files of faces: "
+                      f"{' + '.join(health['csv']['models'])}, TTA {health['csv']['tta']}; one worker, {health['engine']}); "
+                      "client threads on the same cores", "",
                       "| request | concurrency | requests | requests/s | p50 ms | p99 ms | errors |",
                       "|---|---:|---:|---:|---:|---:|---:|", *rows, ""])
     print(text)
