@@ -19,8 +19,9 @@ role's split stand-in: the analysis model in the default network's place, beside
 on the found faces as the pipeline frames them (and with the eyes levelled), the pasted
 squares themselves cut out and read (what pasting alone costs: resizing and turning), and the
 same faces read directly (the 48x48 originals, same models and TTA), each paired against the
-analysis model alone, and milliseconds of detection per picture. With --fer-python (a Python with the `fer` package, kept in its own environment),
-the `fer` package's pipeline on the standard set (bench/photos_fer.py). Every detector also
+analysis model alone, and milliseconds of detection per picture. With --fer-python (a Python
+with the `fer` package, kept in its own environment), the `fer` package's pipeline on the
+standard set (bench/photos_fer.py). Every detector also
 reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md and
 bench/results_photos_otherwise.png (the default's faces framed otherwise on the standard set).
 
