@@ -296,13 +296,13 @@ def evaluate(detector, pictures, truth, labels, direct, reader, alone=None):
                  photos.frame_face(pictures[truth[i][0]], squares[truth[i][0]][found[i]], photos.MARGIN,
                                    found_boxes[truth[i][0]][found[i]].angle if align else 0.0) for i in hit]
         right.append(reader.read(np.stack(crops)).argmax(1) == labels[hit] if hit else np.zeros(0, bool))
+        if align is False:
+            framed = crops  # as the pipeline frames them: also read by the analysis model alone
     right.append(direct[hit] == labels[hit])
     accs = [float(np.mean(r)) if hit else float("nan") for r in right]
     more = {}
     if alone is not None and hit:
-        crops = np.stack([photos.frame_face(pictures[truth[i][0]], squares[truth[i][0]][found[i]], photos.MARGIN)
-                          for i in hit])
-        more = dict(alone=alone[0].read(crops).argmax(1) == labels[hit], alone_direct=alone[1][hit] == labels[hit])
+        more = dict(alone=alone[0].read(np.stack(framed)).argmax(1) == labels[hit], alone_direct=alone[1][hit] == labels[hit])
     return dict(found=len(hit), otherwise=len(otherwise), false=false, acc=accs[0], acc_aligned=accs[1], pasted=accs[2],
                 direct=accs[3], right=dict(found=right[0], pasted=right[2], direct=right[3], **more), ms=ms,
                 shown=[(truth[i][0], truth[i][1], squares[truth[i][0]][j]) for i, j in otherwise])
