@@ -13,7 +13,9 @@ with `train_cnn.py --resume`: stopped at any moment (Ctrl-C, a kill, the machine
 away), the same command continues each member exactly where its last epoch ended, skips
 the finished ones and copies each finished member into OUT as float16 with its run record
 and history. WORK/queue.log gets a line per epoch (member, epoch, validation accuracy, time
-left). A second queue on the same WORK is refused with the first one's process id.
+left). The queue reads FILE again whenever a member ends: a line added while it runs is
+trained after the others, a line taken out is not begun. A second queue on the same WORK is
+refused with the first one's process id.
 `--parallel N` runs N members at a time (a GPU); on a 2-core CPU one at a time is fastest.
 
 Without --queue: each --member RECIPE trains on all the labelled faces (val_size=0); each
@@ -165,6 +167,7 @@ def run_queue(args) -> int:
     """Train the queue's members that are not done, `args.parallel` at a time; log each new
     epoch; collect each finished member into OUT. Returns the number of members that failed."""
     from ferhw3 import members as mq
+    from ferhw3.errors import DataError
 
     queue = mq.read_queue(args.queue)
     log_path = os.path.join(args.work, "queue.log")
@@ -178,19 +181,44 @@ def run_queue(args) -> int:
     if args.nice:
         os.nice(19 - os.nice(0))  # the lowest priority: other work takes the CPU when it wants it
     todo, running, failed, elsewhere = [], {}, [], {}
-    for m in queue:
+
+    def admit(m):
+        """Put member `m` on the to-do list unless it is done."""
         if mq.progress(args.work, m, args.out)["status"] == "done":  # its record is in OUT
             say(f"{m.name}: done, in {args.out}")
-            continue
+            return
         row = mq.progress(args.work, m)
         if row["status"] == "running":  # a train_cnn.py started by hand on the same files: wait for it
             elsewhere[m.name] = m
             say(f"{m.name}: process {row['pid']} is training it; the queue takes it over when that ends")
-            todo.append(m)
         elif row["status"] == "done":  # finished while no queue watched it
             say(f"{m.name}: done before -> {mq.collect(args.work, m, args.out)}")
-        else:
-            todo.append(m)
+            return
+        todo.append(m)
+
+    def reread():
+        """The queue file again, when a member ends: lines added since it was read join the
+        queue and lines taken out leave it (a running member goes on), without a restart."""
+        nonlocal queue
+        try:
+            new = mq.read_queue(args.queue)
+        except DataError as e:
+            say(f"{e}; the queue goes on with the members it had")
+            return
+        names = {m.name for m in new}
+        for m in [m for m in todo if m.name not in names]:
+            todo.remove(m)
+            elsewhere.pop(m.name, None)
+            say(f"{m.name}: taken out of {args.queue}, not trained")
+        known = {m.name for m in queue}
+        added = [m for m in new if m.name not in known]
+        queue = new + [m for m in queue if m.name in running and m.name not in names]
+        for m in added:
+            say(f"{m.name}: added to {args.queue}")
+            admit(m)
+
+    for m in queue:
+        admit(m)
     say(f"queue {args.queue}: {len(queue) - len(todo)} of {len(queue)} members done, {len(todo)} to train "
         f"(process {os.getpid()}, nice {os.nice(0)})")
 
@@ -235,6 +263,7 @@ def run_queue(args) -> int:
                 else:
                     failed.append(m.name)
                     say(f"{m.name}: failed (exit {proc.returncode}): {_last_line(log.name)}")
+                reread()
     except KeyboardInterrupt:  # Ctrl-C reached the members too: each saves its epoch and stops
         for _, proc, log, _ in running.values():
             proc.wait()

@@ -23,7 +23,7 @@ analysis model alone, and milliseconds of detection per picture. With --fer-pyth
 with the `fer` package, kept in its own environment), the `fer` package's pipeline on the
 standard set (bench/photos_fer.py). Every detector also
 reads matplotlib's sample photo grace_hopper.jpg. Writes bench/results_photos.md and
-bench/results_photos_otherwise.png (the default's faces framed otherwise on the standard set).
+bench/results_photos_otherwise.jpg (the default's faces framed otherwise on the standard set).
 
 --fit pastes other validation faces (the 401st to the 1000th of the same shuffle, which
 the scoring skips: --faces takes the first 400, then goes on from the 1001st, up to 2,271)
@@ -309,7 +309,7 @@ def evaluate(detector, pictures, truth, labels, direct, reader, alone=None):
 
 
 def sheet(pictures, shown, path, tile=160, per_row=8):
-    """A PNG of the faces found in another framing: each pasted square (green) and the
+    """A JPEG of the faces found in another framing: each pasted square (green) and the
     detector's framed square (red), cut out with what surrounds them."""
     import cv2
     import numpy as np
@@ -328,9 +328,9 @@ def sheet(pictures, shown, path, tile=160, per_row=8):
         tiles.append(cv2.resize(square, (tile, tile), interpolation=cv2.INTER_AREA))
     tiles += [np.zeros((tile, tile, 3), np.uint8)] * (-len(tiles) % per_row)
     rows = [np.concatenate(tiles[k:k + per_row], 1) for k in range(0, len(tiles), per_row)]
-    ok, png = cv2.imencode(".png", np.concatenate(rows, 0))
+    ok, jpg = cv2.imencode(".jpg", np.concatenate(rows, 0), [cv2.IMWRITE_JPEG_QUALITY, 90])
     with open(path + ".tmp", "wb") as f:
-        f.write(png.tobytes())
+        f.write(jpg.tobytes())
     os.replace(path + ".tmp", path)
 
 
@@ -463,7 +463,7 @@ def main():
            f"{np.mean(direct == y):.4f}. A face is found when the detector's framed square overlaps the pasted one with "
            f"IoU >= {IOU}; framed otherwise: faces not found whose pasted square holds the centre of a box that matches no "
            f"face (the photo's face boxed in another framing than FER2013's, as in a zoomed-out photo or a close-up: the "
-           f"default's on the standard set are drawn in {os.path.basename(os.path.splitext(args.results)[0])}_otherwise.png); "
+           f"default's on the standard set are drawn in {os.path.basename(os.path.splitext(args.results)[0])}_otherwise.jpg); "
            f"false detections: the other boxes that match no face, on the background or a second box on a face (per 100 "
            f"pictures in brackets); the pasted squares read: each found face's own square cut out of the picture and read, "
            f"what pasting alone costs; ms: detection alone, per picture.", ""]
@@ -479,7 +479,7 @@ def main():
         for name, d in detectors.items():
             r = evaluate(d, pictures, truth, y, direct, reader, alone)
             if set_name == "standard" and name == detect.DEFAULT and r["shown"]:
-                sheet(pictures, r["shown"], os.path.splitext(args.results)[0] + "_otherwise.png")
+                sheet(pictures, r["shown"], os.path.splitext(args.results)[0] + "_otherwise.jpg")
             out.append(row(name + (" (the default)" if name == detect.DEFAULT else ""), r, len(truth), len(pictures)))
             print(out[-1], flush=True)
             paired_lines.append(gaps(name, r))

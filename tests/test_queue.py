@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ def test_the_queue_trains_in_order_resumes_skips_and_refuses_a_second_start(tmp_
     x, y = random_faces(70)
     train = write_csv(tmp_path / "train.csv", x, y)
     work, out = tmp_path / "work", tmp_path / "out"
-    q = queue_file(tmp_path, f"first vgg-bn epochs=2 {TINY}\nsecond vgg-bn epochs=1 {TINY} lr=0.01\n")
+    q = queue_file(tmp_path, f"first vgg-bn epochs=2 {TINY}\ngone vgg-bn epochs=1 {TINY}\n")
     # `first` was stopped after one of its two epochs: a checkpoint and no record
     r = subprocess.run([PY, "train_cnn.py", train, "--out", str(work / "first.h5"), "--epochs", "1",
                         *sum((["--set", s] for s in TINY.split()), [])], cwd=ROOT, capture_output=True, text=True)
@@ -57,6 +58,7 @@ def test_the_queue_trains_in_order_resumes_skips_and_refuses_a_second_start(tmp_
     os.unlink(work / "first.config.json")
     members = read_queue(q)
     assert [progress(str(work), m)["status"] for m in members] == ["stopped", "waiting"]
+    members[1:] = [Member("second", "vgg-bn", (*TINY.split(), "epochs=1", "lr=0.01"))]
 
     with exclusive(str(work / "queue.lock"), lambda pid: pid):  # a queue already running here
         r = run([train, "--queue", q, "--work", str(work), "--out", str(out)])
@@ -64,12 +66,24 @@ def test_the_queue_trains_in_order_resumes_skips_and_refuses_a_second_start(tmp_
         f"error: {q}: a queue (process {os.getpid()}) is already training in {work}; see --status, "
         f"or stop that process first"), r.stderr
 
-    r = run([train, "--queue", q, "--work", str(work), "--out", str(out), "--poll", "0.5", "--no-nice"])
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    # while `first` trains, `gone` is taken out of the file and `second` added: the queue reads
+    # the file again when `first` ends
+    proc = subprocess.Popen([PY, "train_members.py", train, "--queue", q, "--work", str(work), "--out", str(out),
+                             "--poll", "0.5", "--no-nice"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 300
+    log = work / "queue.log"
+    while not (log.exists() and "first: started" in log.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    queue_file(tmp_path, f"first vgg-bn epochs=2 {TINY}\nsecond vgg-bn epochs=1 {TINY} lr=0.01\n")
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     assert "Resuming from" in (work / "first.log").read_text()  # continued, not begun again
     assert len(pd.read_csv(work / "first.history.csv")) == 2
     log = (work / "queue.log").read_text()
-    assert log.index("first: started") < log.index("first: finished") < log.index("second: started")
+    assert log.index("first: started") < log.index("first: finished") < log.index("gone: taken out") \
+        < log.index("second: added") < log.index("second: started")
+    assert "gone: started" not in log and not (out / "gone.h5").exists()
     assert "second                   running  epoch 1/1" in log or "second: finished" in log
     import h5py
 
