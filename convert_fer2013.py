@@ -23,8 +23,8 @@ def main(argv=None):
     p.add_argument("fer2013_csv")
     p.add_argument("out_dir")
     args = p.parse_args(argv)
-    from ferhw3.data import DataError, load_csv
-    from ferhw3.outputs import write_csv_atomic
+    from ferhw3.data.read import DataError, load_csv
+    from ferhw3.infer.outputs import write_csv_atomic
 
     out = {name: os.path.join(args.out_dir, name) for name in ("train.csv", "test.csv", "test_answers.csv")}
     for path in out.values():  # before the slow read

@@ -8,7 +8,7 @@
     python train_members.py train.csv --member gpu-300-affine --twin gpu-300-affine --minutes 7 --out OUT
 
 The queue (`--queue FILE`, one member a line: `NAME RECIPE [KEY=VALUE ...]`, see
-ferhw3/members.py) trains each member on the project's split in WORK (default runs/queue)
+ferhw3/train/members.py) trains each member on the project's split in WORK (default runs/queue)
 with `train_cnn.py --resume`: stopped at any moment (Ctrl-C, a kill, the machine going
 away), the same command continues each member exactly where its last epoch ended, skips
 the finished ones and copies each finished member into OUT as float16 with its run record
@@ -124,7 +124,7 @@ def run_side_by_side(runs: list[dict], work: str, gpus: int = 1) -> None:
 
 def collect(runs: list[dict], out: str, work: str) -> list[dict]:
     """Float16 copies into OUT, the run records into members.json, the rest into runs.tar.gz."""
-    from ferhw3.compact import halve_h5
+    from ferhw3.infer.compact import halve_h5
     from ferhw3.runfiles import RunFiles, replace_atomically, write_json
 
     rows = []
@@ -155,7 +155,7 @@ def collect(runs: list[dict], out: str, work: str) -> list[dict]:
 
 
 def member_command(args, member) -> list[str]:
-    from ferhw3.members import model_of
+    from ferhw3.train.members import model_of
 
     return [sys.executable, "train_cnn.py", os.path.abspath(args.faces), "--recipe", member.recipe,
             "--out", model_of(args.work, member), "--resume", *sum((["--set", s] for s in member.sets), []),
@@ -166,8 +166,8 @@ def member_command(args, member) -> list[str]:
 def run_queue(args) -> int:
     """Train the queue's members that are not done, `args.parallel` at a time; log each new
     epoch; collect each finished member into OUT. Returns the number of members that failed."""
-    from ferhw3 import members as mq
     from ferhw3.errors import DataError
+    from ferhw3.train import members as mq
 
     queue = mq.read_queue(args.queue)
     log_path = os.path.join(args.work, "queue.log")
@@ -288,8 +288,8 @@ def _last_line(path: str) -> str:
 
 def queue_main(args) -> None:
     from ferhw3 import cli
-    from ferhw3.members import read_queue, status_table
     from ferhw3.runfiles import exclusive, lock_holder
+    from ferhw3.train.members import read_queue, status_table
 
     lock = os.path.join(args.work, "queue.lock")
     if args.status:

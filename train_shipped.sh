@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Remake every shipped model with its recipe (ferhw3/recipes.py), in order:
+# Remake every shipped model with its recipe (ferhw3/train/recipes.py), in order:
 #   bash train_shipped.sh TRAIN_CSV [TEST_CSV]      (into $MODELS_DIR, default runs/shipped/)
 # Stages 1-6 train on the split's 25,838 training faces: 1-2 on the CPU (vgg-bn 60 epochs,
 # then continued 40: about 2 h on 2 cores), 3-4 on a GPU if there is one (300 epochs each:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 MEMBERS = ("vgg-bn-deep-wide_300ep-erase", "vgg-bn-deep-wide_300ep", "vgg-bn_60ep", "vgg-bn_60ep_continued40")
 DISTILLED = "vgg-bn-deep-wide_300ep-erase_distilled"
@@ -42,9 +42,9 @@ def main():
     cli.quiet_tensorflow()
     import numpy as np
 
-    from ferhw3.compact import halve_h5
-    from ferhw3.evaluate import paired as paired_counts, validation_faces
-    from ferhw3.predict import predict_proba
+    from ferhw3.infer.compact import halve_h5
+    from ferhw3.infer.evaluate import paired as paired_counts, validation_faces
+    from ferhw3.infer.predict import predict_proba
 
     starts = {m: os.path.join(args.split, m + ".h5") for m in MEMBERS + (DISTILLED,)}
     twins = {m: os.path.join(args.twins, TWIN.format(m)) for m in MEMBERS}

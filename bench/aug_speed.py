@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Training speed of the in-model augmentation (the array feed that ferhw3.train uses off
+"""Training speed of the in-model augmentation (the array feed that ferhw3.train.fit uses off
 TensorFlow, e.g. KERAS_BACKEND=jax on a GPU): vgg-bn-deep-wide in mixed_bfloat16, batch 128,
 random faces, with flips + RandomWindow 40px crops; with Keras's rotation and zoom layers
-added; and with ferhw3.affine's RandomAffine (flip, rotation 10, scale 0.2, shift 0.1 and
+added; and with ferhw3.data.affine's RandomAffine (flip, rotation 10, scale 0.2, shift 0.1 and
 the 40px crop in one batched gather), the geometry of the gpu-300-affine recipe.
 
     KERAS_BACKEND=jax python bench/aug_speed.py [--faces 8192] [--out FILE]
@@ -24,7 +24,7 @@ from ferhw3 import cli  # noqa: E402  (sets TensorFlow's environment before it l
 def settings():
     from keras import Sequential
 
-    from ferhw3.pipeline import _keras_steps, augmenter
+    from ferhw3.data.pipeline import _keras_steps, augmenter
 
     return {"flip + 40px window": augmenter(40, 0, 0, 0, in_model=True),
             "flip + rotation 10 + zoom 0.1 + 40px window (Keras layers)":
@@ -37,9 +37,9 @@ def training_speed(n: int, aug) -> float:
     import keras
     import numpy as np
 
-    from ferhw3.models import build_cnn
-    from ferhw3.config import Config
-    from ferhw3.optim import compile_model
+    from ferhw3.train.config import Config
+    from ferhw3.train.models import build_cnn
+    from ferhw3.train.optim import compile_model
 
     x = np.random.default_rng(0).integers(0, 255, (n, 48, 48, 1)).astype("float32")
     y = np.eye(7, dtype="float32")[np.random.default_rng(1).integers(0, 7, n)]

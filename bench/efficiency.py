@@ -20,7 +20,7 @@ import sys
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 SIDE = 40
@@ -76,12 +76,12 @@ def main():
     import openvino as ov
     import tensorflow as tf
 
-    from ferhw3 import manifest, recipes
-    from ferhw3.infer import engine
-    from ferhw3.config import make_config
-    from ferhw3.models import build_cnn
-    from ferhw3.optim import compile_model
-    from ferhw3.pipeline import smoothed_onehot
+    from ferhw3.data.pipeline import smoothed_onehot
+    from ferhw3.infer import engine, manifest
+    from ferhw3.train import recipes
+    from ferhw3.train.config import make_config
+    from ferhw3.train.models import build_cnn
+    from ferhw3.train.optim import compile_model
 
     rng = np.random.default_rng(0)
     lines = []

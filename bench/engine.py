@@ -18,7 +18,7 @@ import sys
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 
@@ -33,11 +33,10 @@ def main():
     import keras
     import numpy as np
 
-    from ferhw3 import manifest
-    from ferhw3.infer import engine
-    from ferhw3.data import load_faces
-    from ferhw3.evaluate import SeenFaces, validation_faces
-    from ferhw3.predict import check_tta, predict_proba
+    from ferhw3.data.read import load_faces
+    from ferhw3.infer import engine, manifest
+    from ferhw3.infer.evaluate import SeenFaces, validation_faces
+    from ferhw3.infer.predict import check_tta, predict_proba
 
     rows = []
     for name in manifest.entries():

@@ -6,7 +6,7 @@ validation faces, each member's contribution tested by McNemar, and the cost in 
         [--base MODEL.h5:TTA:COUNT] \
         [--results bench/results_ensemble.md]
 
-Every model must have held the project's split out (ferhw3.evaluate.split_of refuses one
+Every model must have held the project's split out (ferhw3.infer.evaluate.split_of refuses one
 that trained on it). A member is one model with one TTA mode (its views averaged); the
 ensemble is the mean of its members' probabilities. Selection starts from the best member
 and adds, one at a time, the member (of a model not yet in) that raises the accuracy most,
@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 TEST_FACES = 7178
 
@@ -34,7 +34,7 @@ TEST_FACES = 7178
 def member_probs(paths, x, modes, cache=None):
     """{(path, tta): (probabilities, seconds)} for every model and TTA mode; with `cache` (a
     folder), kept there per model file (name, size, modification time) and mode, and reused."""
-    from ferhw3.predict import load_predictors, predict_proba
+    from ferhw3.infer.predict import load_predictors, predict_proba
 
     out = {}
     for path in paths:
@@ -95,7 +95,7 @@ def main():
                    help="folder keeping each member's probabilities for the next run ('' for none)")
     args = p.parse_args()
 
-    from ferhw3.evaluate import paired, split_of, validation_faces
+    from ferhw3.infer.evaluate import paired, split_of, validation_faces
 
     x, y, va, split = validation_faces(args.data, args.models[0])
     seed = split[0]

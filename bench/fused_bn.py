@@ -19,7 +19,7 @@ import time
 
 import pandas as pd
 
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 DATA = os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz")

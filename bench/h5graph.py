@@ -28,10 +28,9 @@ def main():
     args = p.parse_args()
     import numpy as np
 
-    from ferhw3 import manifest
-    from ferhw3.data import load_faces
-    from ferhw3.evaluate import SeenFaces, validation_faces
-    from ferhw3.infer import engine
+    from ferhw3.data.read import load_faces
+    from ferhw3.infer import engine, manifest
+    from ferhw3.infer.evaluate import SeenFaces, validation_faces
 
     os.environ["FERHW3_CACHE"] = tempfile.mkdtemp(prefix="ferhw3-h5graph-bench-")  # converted afresh
     engine.has_amx = lambda: True  # run bf16 as bf16 here, whatever the CPU

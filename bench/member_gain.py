@@ -5,7 +5,7 @@ base with the candidate (mean probabilities), on the validation faces, paired.
     python bench/member_gain.py --base models/A.h5 [--base B.h5 ...] CANDIDATE.h5 [...] \
         [--tta none,center,crops] [--results bench/results_member_gain.md]
 
-Every model must have held the project's split out (ferhw3.evaluate.split_of refuses one
+Every model must have held the project's split out (ferhw3.infer.evaluate.split_of refuses one
 that trained on it). Per TTA: accuracy of the base, of each candidate, of base + candidate,
 how often the candidate and the base agree (lower: more diverse), and the exact McNemar p of
 base + candidate against the base (the faces only one of them gets right).
@@ -16,7 +16,7 @@ import os
 import sys
 
 from ferhw3 import cli  # noqa: F401  sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 
 def main():
@@ -29,8 +29,8 @@ def main():
     args = p.parse_args()
     import numpy as np
 
-    from ferhw3.evaluate import paired, split_of, validation_faces
-    from ferhw3.predict import predict_proba
+    from ferhw3.infer.evaluate import paired, split_of, validation_faces
+    from ferhw3.infer.predict import predict_proba
 
     x, y, va, split = validation_faces(args.data, args.base[0])
     seed = split[0]

@@ -16,7 +16,7 @@ import os
 import sys
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 
@@ -29,8 +29,8 @@ def main():
     p.add_argument("--tta", default="none,center", help="TTA modes (comma-separated)")
     p.add_argument("--results", help="also write the table to this file")
     args = p.parse_args()
-    from ferhw3.evaluate import paired, split_of, validation_faces
-    from ferhw3.predict import predict_proba
+    from ferhw3.infer.evaluate import paired, split_of, validation_faces
+    from ferhw3.infer.predict import predict_proba
 
     x, y, va, (seed, _) = validation_faces(args.data, args.baseline)
     for m in args.models:  # each one must have held these faces out (SeenFaces otherwise)

@@ -3,7 +3,7 @@
 
     python bench/parse_speed.py [--data ../shared/data/fer2013] [--baseline]
 
-Times ferhw3.data.load_csv on the .gz file and on the plain CSV (gunzipped to a temporary
+Times ferhw3.data.read.load_csv on the .gz file and on the plain CSV (gunzipped to a temporary
 file first), each in a fresh Python process so allocator warm-up is counted, best of 3.
 --baseline also times the plain csv-module + str.split loop for comparison.
 Writes the printed table to bench/results_parse_speed.txt.
@@ -23,7 +23,7 @@ ROOT = os.path.dirname(HERE)
 TIMED_LOAD = """
 import time
 t = time.perf_counter()
-from ferhw3.data import load_csv
+from ferhw3.data.read import load_csv
 f = load_csv({path!r})
 print(time.perf_counter() - t, len(f))
 """

@@ -45,7 +45,7 @@ import tempfile
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 DATA = os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz")
@@ -212,7 +212,8 @@ def fit(name, pictures, truth, labels, direct, reader, say):
 
     import numpy as np
 
-    from ferhw3 import detect, photos
+    from ferhw3 import detect
+    from ferhw3.infer import photos
 
     d = detect.create(name, **({} if name == "haar" else {"threshold": 0.5}))
     found_boxes = {k: [d(p) for p in pictures[k]] for k in pictures}
@@ -282,7 +283,7 @@ def evaluate(detector, pictures, truth, labels, direct, reader, alone=None):
     reader and its direct labels), the found faces read by it too."""
     import numpy as np
 
-    from ferhw3 import photos
+    from ferhw3.infer import photos
 
     t = time.perf_counter()
     found_boxes = [detector(pic) for pic in pictures]
@@ -338,7 +339,7 @@ def gaps(name, r):
     """How far below the direct reading the found faces read, and how much of that the pasting
     alone and the framing cost, each paired on the same faces (McNemar); and what the photo
     models' other networks add to the analysis model alone, on the found faces and directly."""
-    from ferhw3.evaluate import paired
+    from ferhw3.infer.evaluate import paired
 
     parts = []
     extra = (("alone", "found", "the photo models read the found faces"),
@@ -368,7 +369,7 @@ def fer_row(args, pictures, truth, labels, direct, hopper):
     import numpy as np
     from PIL import Image
 
-    from ferhw3.data import CLASS_NAMES
+    from ferhw3.data.read import CLASS_NAMES
 
     with tempfile.TemporaryDirectory() as tmp:
         names = []
@@ -408,8 +409,9 @@ def main():
     import numpy as np
     from matplotlib import cbook
 
-    from ferhw3 import detect, evaluate as ev, manifest, photos
-    from ferhw3.data import CLASS_NAMES
+    from ferhw3 import detect
+    from ferhw3.data.read import CLASS_NAMES
+    from ferhw3.infer import evaluate as ev, manifest, photos
 
     model = manifest.role("analysis")[0]  # measured on validation faces: a model that never saw them
     # the photos role's networks as measured: the analysis model in the default's place

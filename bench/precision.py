@@ -3,11 +3,11 @@
 
     python bench/precision.py [--data TRAIN] [--recipe one-hour] [--steps 10]
 
-Times the recipe's training step (ferhw3.budget.training_speed: its network, augmentation
+Times the recipe's training step (ferhw3.train.budget.training_speed: its network, augmentation
 and optimiser on real training faces, `--steps` batches after 3 untimed ones) in each
 precision, one after the other in this process, and says whether the CPU has bfloat16
-instructions (ferhw3.step.cpu_has_bfloat16): train_cnn.py trains a mixed_bfloat16 recipe in
-float32 where it has none (ferhw3.step.for_this_machine). Writes bench/results_precision.md.
+instructions (ferhw3.train.step.cpu_has_bfloat16): train_cnn.py trains a mixed_bfloat16 recipe in
+float32 where it has none (ferhw3.train.step.for_this_machine). Writes bench/results_precision.md.
 """
 
 import argparse
@@ -17,7 +17,7 @@ import platform
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 DATA = os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz")
@@ -32,12 +32,12 @@ def main():
     p.add_argument("--results", default=os.path.join(HERE, "results_precision.md"))
     args = p.parse_args()
     cli.quiet_tensorflow()
-    from ferhw3 import budget
-    from ferhw3.config import Config
-    from ferhw3.data import load_faces
-    from ferhw3.models import build_cnn
-    from ferhw3.recipes import get
-    from ferhw3.step import BF16_FLAGS, cpu_has_bfloat16
+    from ferhw3.data.read import load_faces
+    from ferhw3.train import budget
+    from ferhw3.train.config import Config
+    from ferhw3.train.models import build_cnn
+    from ferhw3.train.recipes import get
+    from ferhw3.train.step import BF16_FLAGS, cpu_has_bfloat16
 
     base = Config(**get(args.recipe).settings)
     faces = load_faces(args.data, expect="train")

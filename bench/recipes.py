@@ -18,11 +18,11 @@ import sys
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 
-# (what it is, the recipe of ferhw3/recipes.py, its --set overrides)
+# (what it is, the recipe of ferhw3/train/recipes.py, its --set overrides)
 RECIPES = [
     ("seed report VGG (Adam, plateau, 48px)", "seed-vgg", []),
     ("vgg-bn, default recipe (dropout x0.5, no shift)", "vgg-bn", []),

@@ -36,7 +36,7 @@ import os
 import sys
 import time
 
-from ferhw3.manifest import ROOT  # noqa: E402
+from ferhw3.infer.manifest import ROOT  # noqa: E402
 
 HERE = os.path.join(ROOT, "bench")
 
@@ -59,7 +59,7 @@ def parse_args():
                    help="consistency filtering: only faces whose ten test-time views agree are pseudo-labelled")
     p.add_argument("--mean-teacher", type=float, default=0, metavar="WEIGHT",
                    help="instead of pseudo-labels: mean-teacher fine-tuning with this consistency weight "
-                        "(ferhw3/meanteacher.py; same steps and labelled batches as the control)")
+                        "(ferhw3/train/meanteacher.py; same steps and labelled batches as the control)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N faces of TRAIN_CSV (a cheaper budget)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "semi"))
     p.add_argument("--results", default=os.path.join(HERE, "results_semi_supervised.md"))
@@ -71,7 +71,7 @@ def label_subset(y_train, fraction: float, seed: int = 0):
     """Positions (within the training part) that keep their labels: stratified, seeded."""
     import numpy as np
 
-    from ferhw3.data import stratified_split
+    from ferhw3.data.read import stratified_split
 
     if fraction >= 1:
         return np.arange(len(y_train))
@@ -88,11 +88,11 @@ def main():
     import keras
     import numpy as np
 
-    from ferhw3.data import CLASS_NAMES, load_faces
-    from ferhw3.models import build_cnn
-    from ferhw3.selftrain import parse_cap, self_train
-    from ferhw3.config import Config
-    from ferhw3.train import Extras, Result, fit, split
+    from ferhw3.data.read import CLASS_NAMES, load_faces
+    from ferhw3.train.config import Config
+    from ferhw3.train.fit import Extras, Result, fit, split
+    from ferhw3.train.models import build_cnn
+    from ferhw3.train.selftrain import parse_cap, self_train
 
     cap = parse_cap(args.cap)
     faces = load_faces(args.train_csv, expect="train")
@@ -160,7 +160,7 @@ def main():
 def run_mean_teacher(args, model_fn, faces, cfg, x_unlabelled, sup_out, arm_out, keep, n_train, f):
     """The self-training arm's place, taken by mean-teacher fine-tuning: as many optimiser
     steps on labelled batches as the control takes, each with an unlabelled batch too."""
-    from ferhw3.meanteacher import mean_teacher
+    from ferhw3.train.meanteacher import mean_teacher
 
     passes = max(1, round(args.self_train_epochs * n_train / len(keep)))
     steps = passes * (len(keep) // cfg.batch_size)

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 DATA = os.path.join(ROOT, "..", "shared", "data", "fer2013", "train.csv.gz")
@@ -54,10 +54,10 @@ VARIANTS = {
 
 def variant_model(arch, fused_bn: bool, bare: bool):
     """The recipe's network; bare: without batch norm, dropout and L2; fused_bn: its batch
-    norms fused as training fuses them (ferhw3.models.fuse_batch_norm)."""
+    norms fused as training fuses them (ferhw3.train.models.fuse_batch_norm)."""
     import keras
 
-    from ferhw3.models import build_cnn, fuse_batch_norm
+    from ferhw3.train.models import build_cnn, fuse_batch_norm
 
     model = build_cnn(arch)
     if bare:
@@ -88,12 +88,12 @@ def run_variant(data: str, n_faces: int, steps_profile: int, profile_dir: str | 
         tf.config.experimental.enable_op_determinism()
     import keras
 
-    from ferhw3 import recipes
-    from ferhw3.config import make_config
-    from ferhw3.data import load_csv
-    from ferhw3.optim import compile_model
-    from ferhw3.pipeline import train_dataset
-    from ferhw3.step import recipe_augmenter
+    from ferhw3.data.pipeline import train_dataset
+    from ferhw3.data.read import load_csv
+    from ferhw3.train import recipes
+    from ferhw3.train.config import make_config
+    from ferhw3.train.optim import compile_model
+    from ferhw3.train.step import recipe_augmenter
 
     cfg = make_config(recipes.get("one-hour").settings)
     precision, batch = env.get("P_PREC", cfg.precision), int(env.get("P_BATCH", cfg.batch_size))
@@ -243,12 +243,12 @@ def jax_variant(data: str, n_faces: int) -> dict:
     """The recipe's network and precision on Keras's JAX backend (arrays; no augmentation)."""
     import keras
 
-    from ferhw3 import recipes
-    from ferhw3.config import make_config
-    from ferhw3.data import load_csv
-    from ferhw3.models import build_cnn
-    from ferhw3.optim import compile_model
-    from ferhw3.pipeline import smoothed_onehot
+    from ferhw3.data.pipeline import smoothed_onehot
+    from ferhw3.data.read import load_csv
+    from ferhw3.train import recipes
+    from ferhw3.train.config import make_config
+    from ferhw3.train.models import build_cnn
+    from ferhw3.train.optim import compile_model
 
     cfg = make_config(recipes.get("one-hour").settings)
     keras.mixed_precision.set_global_policy(cfg.precision)

@@ -13,7 +13,7 @@ import argparse
 import os
 import time
 
-from ferhw3.manifest import ROOT  # noqa: E402
+from ferhw3.infer.manifest import ROOT  # noqa: E402
 
 HERE = os.path.join(ROOT, "bench")
 
@@ -40,11 +40,11 @@ def main():
     cli.quiet_tensorflow()
     import keras
 
-    from ferhw3.data import load_csv
-    from ferhw3.models import build_cnn, trainable_params
-    from ferhw3.pipeline import augmenter, train_dataset
-    from ferhw3.config import Config
-    from ferhw3.optim import compile_model
+    from ferhw3.data.pipeline import augmenter, train_dataset
+    from ferhw3.data.read import load_csv
+    from ferhw3.train.config import Config
+    from ferhw3.train.models import build_cnn, trainable_params
+    from ferhw3.train.optim import compile_model
 
     faces = load_csv(args.data, expect="train")
     x, y = faces.x[:4096], faces.labels[:4096]

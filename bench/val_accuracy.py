@@ -16,7 +16,7 @@ import sys
 import time
 
 from ferhw3 import cli  # sets TensorFlow's environment before it loads
-from ferhw3.manifest import ROOT
+from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 
@@ -31,15 +31,15 @@ def main():
                    help="also list this ensemble: comma-separated file names of --model paths (repeatable)")
     p.add_argument("--results", default=os.path.join(HERE, "results_val_accuracy.md"), help="where to write the table")
     args = p.parse_args()
-    from ferhw3 import manifest
+    from ferhw3.infer import manifest
 
     # the shipped CNNs that can be measured here: those that never trained on the validation faces
     paths = args.model or [os.path.join(manifest.MODELS_DIR, e) for e in manifest.entries()
                            if "dnn" not in e and not manifest.saw_validation_faces(os.path.join(manifest.MODELS_DIR, e))]
     import numpy as np
 
-    from ferhw3.evaluate import split_of, validation_faces
-    from ferhw3.predict import predict_proba
+    from ferhw3.infer.evaluate import split_of, validation_faces
+    from ferhw3.infer.predict import predict_proba
 
     x, y, va, (seed, _) = validation_faces(args.data, paths[0])
     for m in paths[1:]:  # each one must have held these faces out (SeenFaces otherwise)

@@ -1,17 +1,15 @@
 """ferhw3: facial-expression recognition on FER2013 (ML2017 homework 3) with Keras 3.
 
-Modules, one job each: data (reading faces), models (architectures), recipes and config
-(what a run trains), step (the training step: model, precision, augmentation, optimiser),
-cpu (what the CPU can do: its flags), train (fit), callbacks, budget, optim, runfiles (a
-run's files), members (the queue),
-distill, selftrain, meanteacher, predict, outputs (every prediction file), modelfile
-(loading a model), export, evaluate, manifest (the shipped models), explain (figures),
-errors; photos (faces in pictures: detect, frame, read) and video (tracks, smoothing, the
-annotated copy); detect, the face detectors by name (BlazeFace on OpenVINO, its weights
-shipped inside; Haar; MTCNN where installed); infer, the prediction engines (h5graph: an .h5 built into OpenVINO without
-TensorFlow; engine: OpenVINO or Keras); serve, the HTTP service and its page (FastAPI, the
-`serve` extra); cli, the command-line layer on top (argument
-parsing, messages, exit codes): every `ferhw3` command, and the scripts' code.
+Subpackages, one job each, the layers pointing one way (cli on top; the library never
+imports it): data (reading faces, packing them, the input pipeline and augmentation), train
+(recipes, config, architectures, the training step and run, the members' queue,
+distillation and the semi-supervised methods), infer (prediction and its engines, the
+shipped models' manifest, model files, prediction files, photos and video), detect (the
+face detectors by name: BlazeFace on OpenVINO, its weights shipped inside; Haar; MTCNN where
+installed), viz (the report's figures), serve (the HTTP service and its page: FastAPI, the
+`serve` extra), cli (argument parsing, messages, exit codes: every `ferhw3` command and the
+scripts' code). Beneath them all: errors (what bad input raises), runfiles (a run's files,
+and every write through a temporary file and a rename) and cpu (what the CPU can do).
 
 The base install (prediction) has numpy, h5py, Pillow, OpenCV and OpenVINO only: nothing on
 the prediction path imports TensorFlow, Keras, pandas, scikit-learn or matplotlib.

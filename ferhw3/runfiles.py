@@ -306,7 +306,7 @@ class RunFiles:
             return None
         done = min(int(rec.get("epochs_run", 0)), int(state.get("epoch", 0)))
 
-        def settings(c):  # the precision aside: a run continues in either (ferhw3.step.for_this_machine)
+        def settings(c):  # the precision aside: a run continues in either (ferhw3.train.step.for_this_machine)
             return {k: v for k, v in (c or {}).items() if k != "precision"}
 
         same = settings(rec.get("config")) == settings(config) == settings(state.get("config")) and rec.get("init") == init

@@ -134,12 +134,12 @@ def test_paired_bench_compares_models_on_the_recorded_split(tmp_path, trained_mo
 
 
 def test_mcnemar_p_value():
-    from ferhw3.evaluate import mcnemar_p
+    from ferhw3.infer.evaluate import mcnemar_p
 
     assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0
     assert abs(mcnemar_p(10, 0) - 2 * 0.5**10) < 1e-12  # all ten discordant faces one way
     assert mcnemar_p(30, 10) < 0.01 < mcnemar_p(12, 8)
-    from ferhw3.evaluate import paired
+    from ferhw3.infer.evaluate import paired
 
     a, b = np.array([1, 1, 1, 0, 0, 1], bool), np.array([1, 0, 0, 1, 0, 1], bool)
     assert paired(a, b) == (2, 1, 1.0) and paired(b, a)[:2] == (1, 2)
@@ -278,7 +278,7 @@ def test_train_dnn_matches_cnn_parameters(tmp_path, tiny_train):
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "test.csv.gz")), reason="../shared data not present")
 def test_real_data_smoke(tmp_path):
     """The shipped model on a slice of the real test faces, and the real training file parses."""
-    from ferhw3.data import load_csv
+    from ferhw3.data.read import load_csv
 
     train = load_csv(os.path.join(SHARED, "train.csv.gz"))
     assert train.x.shape == (28709, 48, 48, 1)

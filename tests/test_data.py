@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import csv_text, random_faces, write_csv
-from ferhw3.data import DataError, load_csv, stratified_split
-from ferhw3.outputs import write_csv_atomic
+from ferhw3.data.read import DataError, load_csv, stratified_split
+from ferhw3.infer.outputs import write_csv_atomic
 
 
 @pytest.mark.parametrize("variant", [
@@ -150,7 +150,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 
 def test_chunked_parsing_keeps_rows_and_line_numbers(tmp_path, monkeypatch):
-    import ferhw3.data as D
+    import ferhw3.data.read as D
 
     monkeypatch.setattr(D, "_CHUNK_BYTES", 20000)  # ~2 rows a chunk instead of ~250
     x, y = random_faces(9)

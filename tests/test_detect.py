@@ -10,7 +10,7 @@ from conftest import ROOT, hopper
 
 cv2 = pytest.importorskip("cv2")
 from ferhw3 import detect  # noqa: E402
-from ferhw3.data import load_faces  # noqa: E402
+from ferhw3.data.read import load_faces  # noqa: E402
 from ferhw3.detect import blazeface  # noqa: E402
 from ferhw3.errors import UsageError  # noqa: E402
 

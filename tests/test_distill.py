@@ -9,11 +9,11 @@ import pytest
 from conftest import random_faces, write_csv
 from test_cli import PY, run
 
-from ferhw3.data import Faces
-from ferhw3.models import build_cnn
-from ferhw3.pipeline import smoothed_onehot, train_dataset
-from ferhw3.config import Config
-from ferhw3.train import Extras, fit, split
+from ferhw3.data.pipeline import smoothed_onehot, train_dataset
+from ferhw3.data.read import Faces
+from ferhw3.train.config import Config
+from ferhw3.train.fit import Extras, fit, split
+from ferhw3.train.models import build_cnn
 
 
 def test_targets_are_smoothed_labels_or_given_probabilities():

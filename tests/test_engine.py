@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 from ferhw3.errors import UsageError  # noqa: E402
 from ferhw3.infer import engine, h5graph  # noqa: E402
-from ferhw3.models import ARCHITECTURES, build_cnn, dnn  # noqa: E402
+from ferhw3.train.models import ARCHITECTURES, build_cnn, dnn  # noqa: E402
 
 
 def jiggled(model, seed=0):

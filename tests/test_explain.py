@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ferhw3 import explain
-from ferhw3.models import build_cnn
+from ferhw3.train.models import build_cnn
+from ferhw3.viz import explain
 
 
 def tiny_cnn(seed=0):

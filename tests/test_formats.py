@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, random_faces, write_csv
-from ferhw3.data import DataError, load_csv, load_faces
+from ferhw3.data.read import DataError, load_csv, load_faces
 
 PY = sys.executable
 
@@ -94,7 +94,7 @@ def test_unknown_class_folder_and_bad_image(tmp_path):
 
 
 def test_predict_on_image_files(tmp_path):
-    from ferhw3.models import build_cnn
+    from ferhw3.train.models import build_cnn
 
     model = tmp_path / "m.h5"
     build_cnn("vgg-bn").save(model)

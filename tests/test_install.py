@@ -136,7 +136,7 @@ def test_a_wheel_installs_into_a_clean_venv_and_predicts_from_anywhere(tmp_path)
     assert (elsewhere / "out.csv").read_text() == (tmp_path / "want.csv").read_text()
 
     python = os.path.join(venv, "bin", "python")
-    api = subprocess.run([python, "-c", "import sys; from ferhw3.photos import Recogniser; "
+    api = subprocess.run([python, "-c", "import sys; from ferhw3.infer.photos import Recogniser; "
                           "faces = Recogniser().faces(sys.argv[1]); print(len(faces), faces[0].box)", hopper()],
                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert api.returncode == 0 and api.stdout.startswith("1 "), api.stderr[-2000:]

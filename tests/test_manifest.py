@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SHARED
-from ferhw3 import manifest, recipes
+from ferhw3.infer import manifest
+from ferhw3.train import recipes
 
 
 def test_every_shipped_file_is_listed_with_its_size_hash_and_recipe():
@@ -70,7 +71,7 @@ def test_shipped_models_are_float16_and_load_as_float32_networks():
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "train.csv.gz")), reason="../shared data not present")
 def test_recorded_validation_accuracy_is_what_the_shipped_file_scores():
     from ferhw3 import cli
-    from ferhw3.evaluate import SeenFaces, accuracy, validation_faces
+    from ferhw3.infer.evaluate import SeenFaces, accuracy, validation_faces
 
     m = manifest.load()
     for name, e in manifest.entries(m).items():

@@ -1,12 +1,14 @@
-"""What the network thinks each expression looks like (ferhw3.maximise), on the shipped
+"""What the network thinks each expression looks like (ferhw3.viz.maximise), on the shipped
 analysis model: every ascent raises its objective, the priors smooth the images, and a face
 moved towards another class is read as that class."""
 
 import numpy as np
 import pytest
 
-from ferhw3 import cli, manifest, maximise
-from ferhw3.data import load_faces
+from ferhw3 import cli
+from ferhw3.data.read import load_faces
+from ferhw3.infer import manifest
+from ferhw3.viz import maximise
 from conftest import ROOT
 
 import os

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, random_faces, write_csv
-from ferhw3.affine import RandomAffine
-from ferhw3.data import DataError, Faces, load_faces
-from ferhw3.pack import pack, unpack
-from ferhw3.pipeline import augmenter
+from ferhw3.data.affine import RandomAffine
+from ferhw3.data.pack import pack, unpack
+from ferhw3.data.pipeline import augmenter
+from ferhw3.data.read import DataError, Faces, load_faces
 
 HAS_JAX = importlib.util.find_spec("jax") is not None
 needs_jax = pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
@@ -167,9 +167,9 @@ def _h5_weights(path):
 
 DATA_PARALLEL = """
 import os, json, numpy as np, keras, jax
-from ferhw3.run import make_strategy
+from ferhw3.train.run import make_strategy
 make_strategy(2)
-from ferhw3.models import build_cnn
+from ferhw3.train.models import build_cnn
 model = build_cnn("vgg-bn", 0.5)
 model.compile(optimizer="sgd", loss="categorical_crossentropy")
 x = np.random.default_rng(0).normal(size=(64, 48, 48, 1)).astype("float32")
@@ -205,9 +205,9 @@ def test_keras_data_parallel_on_two_forced_cpu_devices(tmp_path):
 
 def test_a_model_trained_on_all_the_faces_is_not_measured_on_the_split(tmp_path):
     """Its run record says val_size=0: the validation figures refuse it, in one line."""
-    from ferhw3.evaluate import SeenFaces, validation_faces
-    from ferhw3.models import build_cnn
+    from ferhw3.infer.evaluate import SeenFaces, validation_faces
     from ferhw3.runfiles import RunFiles
+    from ferhw3.train.models import build_cnn
 
     x, y = random_faces(70)
     data = write_csv(str(tmp_path / "train.csv"), x, y)

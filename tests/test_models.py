@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from ferhw3.models import build_cnn, dnn, dnn_params, dnn_width_for, trainable_params
+from ferhw3.train.models import build_cnn, dnn, dnn_params, dnn_width_for, trainable_params
 
 
 def test_seed_report_vgg_is_the_7_3m_architecture():
@@ -49,7 +49,7 @@ def test_dropout_scale_changes_rates_not_weights():
 def test_halved_h5_loads_as_float32_and_predicts_nearly_the_same(tmp_path):
     import keras
 
-    from ferhw3.compact import halve_h5
+    from ferhw3.infer.compact import halve_h5
 
     m = build_cnn("vgg-bn")
     # trained-looking batch-norm statistics, so the check is not only about fresh weights
@@ -88,7 +88,7 @@ def test_fused_batch_norm_trains_as_keras_batch_norm_does(tmp_path, precision):
     batch norm, and the model saves and loads as a plain BatchNormalization model."""
     import tensorflow as tf
 
-    from ferhw3.models import fuse_batch_norm
+    from ferhw3.train.models import fuse_batch_norm
 
     keras.mixed_precision.set_global_policy(precision)
     try:

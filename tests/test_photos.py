@@ -1,5 +1,5 @@
 """Faces in photos and videos: found at their places, framed, read; the CSV, the annotated
-copies, the Python API and bad inputs (predict.py --detect, ferhw3.photos)."""
+copies, the Python API and bad inputs (predict.py --detect, ferhw3.infer.photos)."""
 
 import os
 import subprocess
@@ -12,9 +12,10 @@ import pytest
 from conftest import ROOT, hopper
 
 cv2 = pytest.importorskip("cv2")
-from ferhw3 import detect, photos  # noqa: E402
-from ferhw3.data import CLASS_NAMES, load_faces  # noqa: E402
-from ferhw3.outputs import FACE_COLUMNS  # noqa: E402
+from ferhw3 import detect  # noqa: E402
+from ferhw3.infer import photos
+from ferhw3.data.read import CLASS_NAMES, load_faces  # noqa: E402
+from ferhw3.infer.outputs import FACE_COLUMNS  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "data", "sample_test.csv.gz")  # the demo's 200 test faces
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, random_faces, write_csv
-from ferhw3.data import DataError
-from ferhw3.members import Member, progress, read_queue
+from ferhw3.data.read import DataError
 from ferhw3.runfiles import exclusive
+from ferhw3.train.members import Member, progress, read_queue
 
 PY = sys.executable
 TINY = "batch_size=16 val_size=14 crop=0 rotation=0 zoom=0"
@@ -110,7 +110,7 @@ def test_the_queue_trains_in_order_resumes_skips_and_refuses_a_second_start(tmp_
 
 
 def test_mixup_blends_faces_and_targets_alike_and_repeats_from_its_seed():
-    from ferhw3.pipeline import train_dataset
+    from ferhw3.data.pipeline import train_dataset
 
     x, y = random_faces(64, seed=2)
     plain = [a for a in train_dataset(x, y, 16, None, seed=0)]
@@ -144,7 +144,7 @@ def test_mixup_takes_bfloat16_faces_from_the_augmentation():
     them in their own precision, the targets in float32."""
     import keras
 
-    from ferhw3.pipeline import augmenter, train_dataset
+    from ferhw3.data.pipeline import augmenter, train_dataset
 
     x, y = random_faces(32, seed=4)
     keras.mixed_precision.set_global_policy("mixed_bfloat16")

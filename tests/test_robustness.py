@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import ROOT, csv_text, random_faces
 from ferhw3 import cli
-from ferhw3.data import DataError, load_csv, load_faces, load_image
+from ferhw3.data.read import DataError, load_csv, load_faces, load_image
 from ferhw3.runfiles import RunFiles, replace_atomically
 
 PY = sys.executable
@@ -35,7 +35,7 @@ def one_line_error(r, *needles):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from ferhw3.models import build_cnn
+    from ferhw3.train.models import build_cnn
 
     path = tmp_path_factory.mktemp("model") / "m.h5"
     build_cnn("vgg-bn").save(path)
@@ -95,8 +95,8 @@ def test_the_best_model_is_replaced_atomically(tmp_path, monkeypatch):
     """A kill while the best model is written leaves the previous best, never a torn file."""
     import keras
 
-    from ferhw3.callbacks import SaveBest
-    from ferhw3.models import build_cnn
+    from ferhw3.train.callbacks import SaveBest
+    from ferhw3.train.models import build_cnn
 
     model, path = build_cnn("vgg-bn"), str(tmp_path / "best.h5")
     best = SaveBest(model, path, "val_accuracy")
@@ -125,7 +125,7 @@ def test_a_second_training_on_the_same_out_is_refused_with_the_first_ones_proces
 
 
 def test_history_rows_are_whole_after_every_epoch(tmp_path):
-    from ferhw3.callbacks import HistoryCSV
+    from ferhw3.train.callbacks import HistoryCSV
 
     files = RunFiles(str(tmp_path / "r.h5"))
     h = HistoryCSV(files, append=False)
@@ -239,7 +239,7 @@ def test_a_model_path_that_is_a_folder(tmp_path, tiny_test):
 
 
 def test_the_dense_baseline_with_window_tta_is_a_usage_error(tmp_path, tiny_test):
-    from ferhw3.models import dnn
+    from ferhw3.train.models import dnn
 
     dnn(16, 1).save(tmp_path / "dnn.h5")
     r = run([PY, "predict.py", tiny_test[0], str(tmp_path / "o.csv"), "--model", str(tmp_path / "dnn.h5"),
@@ -260,7 +260,7 @@ def test_resume_or_init_with_another_architecture_is_a_usage_error(tmp_path, tin
 
 
 def test_visualize_refuses_what_it_cannot_draw_in_one_line(tmp_path, tiny_train):
-    from ferhw3.models import build_cnn, dnn
+    from ferhw3.train.models import build_cnn, dnn
 
     dnn(16, 1).save(tmp_path / "dnn.h5")
     build_cnn("vgg-bn").save(tmp_path / "cnn.h5")
@@ -386,7 +386,7 @@ def test_a_full_disk_or_a_file_size_limit_while_saving_is_one_line_and_keeps_the
 def test_a_save_without_room_is_refused_before_writing_and_the_old_file_kept(tmp_path, monkeypatch):
     from ferhw3 import runfiles
     from ferhw3.errors import NoRoomError
-    from ferhw3.models import build_cnn
+    from ferhw3.train.models import build_cnn
 
     path = tmp_path / "m.h5"
     path.write_bytes(b"old")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, random_faces, write_csv
-from ferhw3.selftrain import align_distribution, pseudo_label, select_pseudo_labels
+from ferhw3.train.selftrain import align_distribution, pseudo_label, select_pseudo_labels
 
 
 def test_threshold_is_honoured_and_cap_holds():
@@ -144,8 +144,8 @@ def test_mean_teacher_is_the_students_moving_average_and_never_trains():
     import keras
     import tensorflow as tf
 
-    from ferhw3.meanteacher import MeanTeacher
-    from ferhw3.models import build_cnn
+    from ferhw3.train.meanteacher import MeanTeacher
+    from ferhw3.train.models import build_cnn
 
     keras.utils.set_random_seed(0)
     student, teacher = build_cnn("vgg-bn"), build_cnn("vgg-bn")

@@ -20,7 +20,7 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from ferhw3.data import CLASS_NAMES  # noqa: E402
+from ferhw3.data.read import CLASS_NAMES  # noqa: E402
 from ferhw3.serve.app import create_app  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "data", "sample_test.csv.gz")
@@ -78,7 +78,7 @@ def test_health_names_the_models_engine_and_version(client):
 
 
 def test_faces_finds_the_face_with_its_emotion_and_probabilities(client):
-    from ferhw3.photos import Recogniser
+    from ferhw3.infer.photos import Recogniser
 
     r = client.post("/faces", files={"image": ("hopper.jpg", hopper_bytes(), "image/jpeg")})
     assert r.status_code == 200, r.text

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ferhw3.data import load_csv
-from ferhw3.models import build_cnn
-from ferhw3.predict import predict_proba
-from ferhw3.callbacks import ResumableEarlyStopping
-from ferhw3.config import Config
-from ferhw3.optim import WarmupCosine
-from ferhw3.train import Extras, fit
+from ferhw3.data.read import load_csv
+from ferhw3.infer.predict import predict_proba
+from ferhw3.train.callbacks import ResumableEarlyStopping
+from ferhw3.train.config import Config
+from ferhw3.train.fit import Extras, fit
+from ferhw3.train.models import build_cnn
+from ferhw3.train.optim import WarmupCosine
 
 
 def tiny_config(**kw):
@@ -55,7 +55,7 @@ def test_resume_continues_from_last_epoch_with_optimizer_state(tmp_path, tiny_tr
 def resume_watching(faces, cfg, out, verbose=0):
     """fit() resumed from out's checkpoint, and what the model held as training began: its
     optimizer's class and step, its weights."""
-    import ferhw3.train as T
+    import ferhw3.train.fit as T
 
     seen = {}
 
@@ -77,9 +77,9 @@ def resume_watching(faces, cfg, out, verbose=0):
 def test_split_seed_keeps_the_projects_split_for_another_seed(tmp_path):
     """seed draws the split too, unless split_seed is set: a member with another seed holds
     out the same faces as the others, and its run record says which split it held out."""
-    from ferhw3.data import Faces
+    from ferhw3.data.read import Faces
     from ferhw3.runfiles import RunFiles, write_json
-    from ferhw3.train import split
+    from ferhw3.train.fit import split
 
     labels = np.repeat(np.arange(7), 20)
     faces = Faces(np.zeros((len(labels), 48, 48, 1), np.uint8), labels)
@@ -152,7 +152,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_train):
 
 
 def test_training_batches_depend_on_seed_epoch_and_batch_only():
-    from ferhw3.pipeline import augmenter, train_dataset
+    from ferhw3.data.pipeline import augmenter, train_dataset
 
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (70, 48, 48, 1), dtype=np.uint8), rng.integers(0, 7, 70)
@@ -170,7 +170,7 @@ def test_training_batches_depend_on_seed_epoch_and_batch_only():
 
 
 def test_random_erasing_hits_about_the_asked_share_of_faces_and_repeats():
-    from ferhw3.pipeline import augmenter, reseed, seed_generators
+    from ferhw3.data.pipeline import augmenter, reseed, seed_generators
 
     flat = np.full((200, 48, 48, 1), 128, np.float32)  # any erased pixel stands out
 
@@ -242,7 +242,7 @@ def test_training_learns_a_separable_problem(tmp_path):
     y = np.array([0, 3] * 80)
     x = np.where(y[:, None, None, None] == 3, rng.integers(150, 256, (160, 48, 48, 1)),
                  rng.integers(0, 100, (160, 48, 48, 1))).astype(np.uint8)
-    from ferhw3.data import Faces
+    from ferhw3.data.read import Faces
     res = fit(lambda: build_cnn("vgg-bn"), Faces(x=x, labels=y),
               tiny_config(epochs=4, val_size=40, lr=0.02, label_smoothing=0.0), str(tmp_path / "s.h5"), verbose=0)
     assert res.val_accuracy >= 0.9
@@ -265,7 +265,7 @@ def test_flip_tta_and_ensemble_average(tmp_path):
 
 
 def test_random_window_cuts_a_window_in_training_and_passes_whole_faces_otherwise():
-    from ferhw3.pipeline import RandomWindow, augmenter
+    from ferhw3.data.pipeline import RandomWindow, augmenter
 
     faces = np.arange(4 * 48 * 48, dtype=np.float32).reshape(4, 48, 48, 1)
     layer = RandomWindow(40, seed=3)
@@ -290,7 +290,7 @@ def test_array_feed_augments_in_a_wrapper_but_saves_the_plain_best_model(tmp_pat
     y = np.array([0, 3] * 80)
     x = np.where(y[:, None, None, None] == 3, rng.integers(150, 256, (160, 48, 48, 1)),
                  rng.integers(0, 100, (160, 48, 48, 1))).astype(np.uint8)
-    from ferhw3.data import Faces
+    from ferhw3.data.read import Faces
     out = str(tmp_path / "cnn.h5")
     res = fit(lambda: build_cnn("vgg-bn"), Faces(x=x, labels=y),
               tiny_config(epochs=4, val_size=40, lr=0.02, label_smoothing=0.0), out, verbose=0, feed="arrays")
@@ -303,7 +303,7 @@ def test_array_feed_augments_in_a_wrapper_but_saves_the_plain_best_model(tmp_pat
 
 
 def test_epochs_for_minutes_fills_the_budget_at_the_measured_speed():
-    from ferhw3.budget import VALIDATION_COST, epochs_for_minutes
+    from ferhw3.train.budget import VALIDATION_COST, epochs_for_minutes
 
     # 60 minutes at 300 faces/s is 1,080,000 faces: 41 epochs of 25,838 training faces alone
     assert epochs_for_minutes(60, 300, 25838) == 41
@@ -317,7 +317,7 @@ def test_epochs_for_minutes_fills_the_budget_at_the_measured_speed():
 def test_the_deadline_stops_before_an_epoch_that_would_end_past_the_budget():
     from types import SimpleNamespace
 
-    from ferhw3.budget import Deadline
+    from ferhw3.train.budget import Deadline
 
     now = [0.0]
     d = Deadline(deadline=100.0, clock=lambda: now[0], verbose=0)
@@ -345,9 +345,9 @@ def test_the_deadline_stops_before_an_epoch_that_would_end_past_the_budget():
 def test_a_resumed_budget_run_keeps_its_epochs_and_what_is_left_of_its_budget(tmp_path, tiny_train, monkeypatch):
     import time
 
-    from ferhw3 import budget
-    from ferhw3.data import load_faces
+    from ferhw3.data.read import load_faces
     from ferhw3.runfiles import RunFiles
+    from ferhw3.train import budget
 
     stem = tmp_path / "m"
     with open(f"{stem}.last.json", "w") as f:
@@ -366,19 +366,19 @@ def test_a_resumed_budget_run_keeps_its_epochs_and_what_is_left_of_its_budget(tm
 
 @pytest.mark.parametrize("fused", [True, False])
 def test_the_budget_probe_the_run_and_the_mean_teacher_build_one_step(monkeypatch, tmp_path, fused):
-    """The speed probe, fit() and the mean teacher all train what ferhw3.step.build_step makes:
+    """The speed probe, fit() and the mean teacher all train what ferhw3.train.step.build_step makes:
     with fused_bn their models have their batch norms fused, without it none."""
-    from ferhw3 import budget, meanteacher, models, step
-    from ferhw3.config import Config
+    from ferhw3.train import budget, meanteacher, models, step
+    from ferhw3.train.config import Config
     from conftest import random_faces
-    from ferhw3.data import Faces
+    from ferhw3.data.read import Faces
 
     calls, built = [], []
     real_fuse, real_build = step.fuse_batch_norm, step.build_step
     monkeypatch.setattr(step, "fuse_batch_norm", lambda m: calls.append(m.name) or real_fuse(m))
     for module in (budget, meanteacher):
         monkeypatch.setattr(module, "build_step", lambda *a, **k: built.append(1) or real_build(*a, **k))
-    import ferhw3.train as T
+    import ferhw3.train.fit as T
 
     monkeypatch.setattr(T, "build_step", lambda *a, **k: built.append(1) or real_build(*a, **k))
     x, y = random_faces(70)
@@ -435,7 +435,7 @@ CPU_FLAGS = {"avx2": "flags\t\t: fpu sse2 avx avx2 fma\n", "avx512_bf16": "flags
 
 @pytest.mark.parametrize("cpu, native", [("avx2", False), ("avx512_bf16", True), ("arm", True), (None, None)])
 def test_bfloat16_instructions_are_read_off_the_cpu_flags(tmp_path, cpu, native):
-    from ferhw3.step import cpu_has_bfloat16
+    from ferhw3.train.step import cpu_has_bfloat16
 
     path = tmp_path / "cpuinfo"
     if cpu:
@@ -444,7 +444,7 @@ def test_bfloat16_instructions_are_read_off_the_cpu_flags(tmp_path, cpu, native)
 
 
 def test_mixed_bfloat16_trains_in_float32_on_a_cpu_without_bfloat16(tmp_path):
-    from ferhw3.step import for_this_machine
+    from ferhw3.train.step import for_this_machine
 
     for cpu, expect in (("avx2", "float32"), ("avx512_bf16", "mixed_bfloat16")):
         (tmp_path / cpu).write_text(CPU_FLAGS[cpu])

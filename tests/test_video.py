@@ -1,5 +1,5 @@
 """Faces through a video: tracks that follow faces, smoothing along a track, the per-track
-summary, the annotated copy (ferhw3.video, predict.py --detect on a video)."""
+summary, the annotated copy (ferhw3.infer.video, predict.py --detect on a video)."""
 
 import os
 import subprocess
@@ -12,9 +12,9 @@ import pytest
 from conftest import ROOT
 
 cv2 = pytest.importorskip("cv2")
-from ferhw3.data import CLASS_NAMES, load_faces  # noqa: E402
-from ferhw3.photos import Face  # noqa: E402
-from ferhw3.video import Tracker  # noqa: E402
+from ferhw3.data.read import CLASS_NAMES, load_faces  # noqa: E402
+from ferhw3.infer.photos import Face  # noqa: E402
+from ferhw3.infer.video import Tracker  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "data", "sample_test.csv.gz")
 

@@ -9,7 +9,7 @@ import os
 import sys
 
 from ..errors import DataError, SettingError, UsageError  # noqa: F401
-from ..modelfile import load_model, quiet_tensorflow  # noqa: F401  (the scripts' imports)
+from ..infer.modelfile import load_model, quiet_tensorflow  # noqa: F401  (the scripts' imports)
 
 DEBUG_ENV = "FERHW3_DEBUG"  # set to 1 for the traceback of an unexpected error
 # the settings that have a flag of their own (train_cnn.py, train_dnn.py)
@@ -52,8 +52,8 @@ def config_from(recipe: str, sets, flags: dict):
     """The checked Config of recipe `recipe`, then the `--set key=value` strings, then the
     dedicated options that were given (`flags`, None for those that were not); with the
     recipe's name and the overrides, for the run record. A bad value is a UsageError."""
-    from .. import recipes
-    from ..config import make_config, parse_sets
+    from ..train import recipes
+    from ..train.config import make_config, parse_sets
 
     try:
         base = recipes.get(recipe).settings

@@ -31,8 +31,8 @@ from ferhw3 import cli
 
 def parse_args(argv=None, prog=None):
     from ferhw3.detect import DEFAULT, DETECTORS
-    from ferhw3.predict import TTA_MODES
-    from ferhw3.video import SMOOTH
+    from ferhw3.infer.predict import TTA_MODES
+    from ferhw3.infer.video import SMOOTH
 
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("test_csv", help="faces to label: id,feature (or label,feature) CSV, plain or .gz; "
@@ -95,10 +95,11 @@ def tracks_path(out_csv: str) -> str:
 def detect_main(args, model_paths, tta, start):
     """--detect: photos and video frames -> one row per face, annotated copies, and the
     summary of the videos' tracks."""
-    from ferhw3 import detect, photos
-    from ferhw3.outputs import face_rows, write_faces, write_tracks
+    from ferhw3 import detect
+    from ferhw3.infer import photos
+    from ferhw3.infer.outputs import face_rows, write_faces, write_tracks
+    from ferhw3.infer.video import read_video
     from ferhw3.runfiles import replace_atomically
-    from ferhw3.video import read_video
 
     files = photos.media_files(args.test_csv)
     videos = [f for f in files if photos.is_video(f)]
@@ -175,9 +176,9 @@ def main(argv=None, prog=None):
     start = time.time()
     import numpy as np
 
-    from ferhw3 import manifest
-    from ferhw3.data import load_faces
-    from ferhw3.outputs import write_image_labels, write_submission
+    from ferhw3.data.read import load_faces
+    from ferhw3.infer import manifest
+    from ferhw3.infer.outputs import write_image_labels, write_submission
 
     if args.model:
         model_paths, tta = args.model, args.tta or "flip"
@@ -191,7 +192,7 @@ def main(argv=None, prog=None):
     if args.detect:
         return detect_main(args, model_paths, tta, start)
     faces = load_faces(args.test_csv)
-    from ferhw3.predict import load_predictors, predict_proba
+    from ferhw3.infer.predict import load_predictors, predict_proba
 
     models = load_predictors(model_paths, tta)
 

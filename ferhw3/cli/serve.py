@@ -19,7 +19,7 @@ from ferhw3 import cli
 
 
 def parse_args(argv=None, prog=None):
-    from ferhw3.predict import TTA_MODES
+    from ferhw3.infer.predict import TTA_MODES
 
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine "
@@ -54,7 +54,7 @@ def main(argv=None, prog=None):
         if not os.path.exists(m):
             raise cli.UsageError(f"{m}: model file not found")
     if args.role and not args.model:
-        from ferhw3 import manifest
+        from ferhw3.infer import manifest
 
         manifest.role(args.role)  # an unknown role: a one-line error before any worker starts
     if args.workers == 1:

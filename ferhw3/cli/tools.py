@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 
-from . import UsageError
 from ..errors import DataError
+from . import UsageError
 
 
 def compact(argv) -> None:
     """compact MODEL.h5 [OUT.h5]: float16 weights (in place without OUT)."""
-    from ..compact import halve_h5
+    from ..infer.compact import halve_h5
 
     p = argparse.ArgumentParser(prog="ferhw3 compact", description="store a .h5 model's weights as "
-                                "float16 (ferhw3/compact.py says why)")
+                                "float16 (ferhw3/infer/compact.py says why)")
     p.add_argument("model")
     p.add_argument("out", nargs="?", help="the half-size copy (default: in place)")
     args = p.parse_args(argv)
@@ -31,11 +31,11 @@ def compact(argv) -> None:
 
 def pack(argv) -> None:
     """pack FACES OUT.npz [--max-mib M] [--quality Q]: faces as WebP mosaics."""
-    from ..data import load_faces
-    from ..pack import is_pack, pack as write_pack
+    from ..data.pack import is_pack, pack as write_pack
+    from ..data.read import load_faces
 
     p = argparse.ArgumentParser(prog="ferhw3 pack", description="faces packed as WebP mosaics in one .npz "
-                                "(ferhw3/pack.py says why)")
+                                "(ferhw3/data/pack.py says why)")
     p.add_argument("faces", help="a CSV (label,feature or id,feature), an image folder, or a pack")
     p.add_argument("out", help="the pack to write (.npz)")
     p.add_argument("--max-mib", type=float, default=0.0, help="the most the pack may take (0: lossless)")
@@ -52,7 +52,7 @@ def pack(argv) -> None:
 
 def export(argv) -> None:
     """export MODEL.h5 OUT_DIR: the model as OpenVINO IR."""
-    from ..export import export as write_ir
+    from ..infer.export import export as write_ir
 
     if len(argv) != 2 or argv[0].startswith("-"):
         raise UsageError("usage: ferhw3 export MODEL.h5 OUT_DIR")

@@ -27,7 +27,7 @@ def parse_args(argv=None, prog=None):
     p.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     p.add_argument("--init", help="start from this saved model's weights (a new schedule)")
     g = p.add_argument_group("common recipe fields (each also a --set key)")
-    g.add_argument("--arch", help="network (ferhw3/models.py: vgg-report, vgg-bn, vgg-bn-deep-wide, ...)")
+    g.add_argument("--arch", help="network (ferhw3/train/models.py: vgg-report, vgg-bn, vgg-bn-deep-wide, ...)")
     g.add_argument("--epochs", type=int, metavar="N", help="epochs (wins over a recipe's time budget)")
     g.add_argument("--minutes", type=float, metavar="M", help="size the epochs to this training time on this machine")
     g.add_argument("--batch-size", type=int, metavar="N")
@@ -53,19 +53,19 @@ FLAGS = ("arch", "epochs", "minutes", "batch_size", "lr", "seed", "val_size", "p
 def main(argv=None, prog=None):
     args = parse_args(argv, prog)
     if args.recipe == "list":
-        from ferhw3.config import FIELDS
-        from ferhw3.recipes import table
+        from ferhw3.train.config import FIELDS
+        from ferhw3.train.recipes import table
 
         print(table())
-        print(f"\nfields (--set KEY=VALUE; each is documented in ferhw3/config.py): {', '.join(FIELDS)}")
+        print(f"\nfields (--set KEY=VALUE; each is documented in ferhw3/train/config.py): {', '.join(FIELDS)}")
         return
     cfg, record = cli.config_from(args.recipe, args.set, {k: getattr(args, k) for k in FLAGS})
     out = args.out or f"runs/{args.recipe}.h5"
     if cli.already_finished(out, cfg, args.init, args.resume):  # before TensorFlow loads
         return
     cli.quiet_tensorflow()
-    from ferhw3.models import ARCHITECTURES, build_cnn, trainable_params
-    from ferhw3.run import make_strategy, model_path, train_cnn
+    from ferhw3.train.models import ARCHITECTURES, build_cnn, trainable_params
+    from ferhw3.train.run import make_strategy, model_path, train_cnn
 
     if cfg.arch not in ARCHITECTURES:
         raise cli.UsageError(f"arch={cfg.arch}: must be one of {', '.join(ARCHITECTURES)}")

@@ -2,7 +2,7 @@
 
     ferhw3 train-dnn train.csv --out runs/dnn.h5 --match vgg-bn
 
-The recipe `dnn` (ferhw3/recipes.py): the same split, optimiser and callbacks as the CNN
+The recipe `dnn` (ferhw3/train/recipes.py): the same split, optimiser and callbacks as the CNN
 recipes, whole faces (a dense layer needs all 48x48 pixels) shifted instead of cropped,
 so the comparison isolates the convolutions.
 """
@@ -37,9 +37,9 @@ def main(argv=None, prog=None):
     if cli.already_finished(args.out, cfg, None, args.resume, dict(match=args.match, depth=args.depth)):
         return
     cli.quiet_tensorflow()
-    from ferhw3.data import load_faces, take_faces
-    from ferhw3.models import ARCHITECTURES, matched_dnn
-    from ferhw3.train import Extras, fit
+    from ferhw3.data.read import load_faces, take_faces
+    from ferhw3.train.fit import Extras, fit
+    from ferhw3.train.models import ARCHITECTURES, matched_dnn
 
     if args.match not in ARCHITECTURES:
         raise cli.UsageError(f"--match {args.match}: must be one of {', '.join(ARCHITECTURES)}")

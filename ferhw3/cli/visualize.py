@@ -30,7 +30,7 @@ from ferhw3.runfiles import RunFiles, init_chain, write_text
 
 def validation_split(args):
     """(x_val, y_val, val row numbers in the CSV) for args.model's split."""
-    from ferhw3.evaluate import SeenFaces, validation_faces
+    from ferhw3.infer.evaluate import SeenFaces, validation_faces
 
     try:
         x, y, rows, (seed, val_size) = validation_faces(args.data, args.model, (args.seed, args.val_size))
@@ -41,7 +41,7 @@ def validation_split(args):
 
 
 def cmd_curves(args, offsets=None):
-    from ferhw3.explain import plot_curves
+    from ferhw3.viz.explain import plot_curves
 
     hist = {os.path.basename(h).removesuffix(".csv").removesuffix(".history"): h for h in args.history}
     import pandas as pd
@@ -60,8 +60,8 @@ def cmd_curves(args, offsets=None):
 
 
 def cmd_confusion(args, val=None):
-    from ferhw3.explain import confusion
-    from ferhw3.predict import predict_proba
+    from ferhw3.infer.predict import predict_proba
+    from ferhw3.viz.explain import confusion
 
     x, y, _ = val or validation_split(args)
     pred = predict_proba([cli.load_model(args.model)], x, tta="none").argmax(1)
@@ -74,8 +74,8 @@ def cmd_confusion(args, val=None):
 
 
 def cmd_saliency(args, val=None):
-    from ferhw3.explain import pick_faces, plot_saliency
-    from ferhw3.predict import predict_proba
+    from ferhw3.infer.predict import predict_proba
+    from ferhw3.viz.explain import pick_faces, plot_saliency
 
     x, y, rows_in_csv = val or validation_split(args)
     model = cli.load_model(args.model)
@@ -96,7 +96,7 @@ def cmd_saliency(args, val=None):
 def conv_layer(model, path: str, name: str | None, default: int) -> str:
     """The convolution layer `name`, or the model's `default`-th one; a UsageError naming
     the model when it has none (the dense baseline) or no such layer."""
-    from ferhw3.explain import conv_layers
+    from ferhw3.viz.explain import conv_layers
 
     convs = conv_layers(model)
     if not convs:
@@ -109,7 +109,7 @@ def conv_layer(model, path: str, name: str | None, default: int) -> str:
 
 
 def cmd_ascent(args):
-    from ferhw3.explain import gradient_ascent, plot_gradient_ascent
+    from ferhw3.viz.explain import gradient_ascent, plot_gradient_ascent
 
     model = cli.load_model(args.model)
     layer = conv_layer(model, args.model, args.layer, 1)
@@ -125,8 +125,8 @@ def cmd_ascent(args):
 
 
 def cmd_featuremaps(args, val=None):
-    from ferhw3.data import CLASS_NAMES, load_faces
-    from ferhw3.explain import feature_maps, plot_feature_maps
+    from ferhw3.data.read import CLASS_NAMES, load_faces
+    from ferhw3.viz.explain import feature_maps, plot_feature_maps
 
     model = cli.load_model(args.model)
     layer = conv_layer(model, args.model, args.layer, 0)
@@ -140,7 +140,7 @@ def cmd_featuremaps(args, val=None):
 
 
 def cmd_classes(args, val=None):
-    from ferhw3 import maximise
+    from ferhw3.viz import maximise
 
     model = cli.load_model(args.model)
     x, _, _ = val or validation_split(args)
@@ -155,7 +155,7 @@ def cmd_classes(args, val=None):
 
 
 def cmd_priors(args):
-    from ferhw3 import maximise
+    from ferhw3.viz import maximise
 
     model = cli.load_model(args.model)
     layer = conv_layer(model, args.model, args.layer, len(conv_layers_of(model)) // 2)
@@ -171,13 +171,13 @@ def cmd_priors(args):
 
 
 def conv_layers_of(model):
-    from ferhw3.explain import conv_layers
+    from ferhw3.viz.explain import conv_layers
 
     return conv_layers(model)
 
 
 def cmd_depth(args):
-    from ferhw3 import maximise
+    from ferhw3.viz import maximise
 
     model = cli.load_model(args.model)
     convs = conv_layers_of(model)
@@ -197,8 +197,8 @@ def cmd_depth(args):
 
 
 def cmd_towards(args, val=None):
-    from ferhw3 import maximise
-    from ferhw3.data import CLASS_NAMES
+    from ferhw3.data.read import CLASS_NAMES
+    from ferhw3.viz import maximise
 
     names = {n.lower(): i for i, n in enumerate(CLASS_NAMES)}
     for given in (args.source, args.target):
@@ -233,7 +233,7 @@ def cmd_towards(args, val=None):
 
 
 def cmd_summary(args):
-    from ferhw3.explain import summary_markdown, summary_text
+    from ferhw3.viz.explain import summary_markdown, summary_text
 
     paths = []
     for label, p in (("cnn", args.model), ("dnn", args.dnn)):
@@ -324,7 +324,7 @@ def parse_args(argv=None, prog=None):
     s = add("summary", help="layer tables (text and markdown)")
     s.add_argument("--dnn", help="default: the manifest's")
     args = p.parse_args(argv)
-    from ferhw3 import manifest
+    from ferhw3.infer import manifest
 
     if hasattr(args, "model") and args.model is None:
         args.model = manifest.role("analysis")[0]

@@ -1,5 +1,9 @@
-"""Prediction engines: h5graph (an .h5 model built into OpenVINO without TensorFlow) and
-engine (OpenVINO or Keras, one `predict` for both)."""
+"""Prediction: predict (probabilities of a model or an ensemble, with test-time views),
+engine (OpenVINO or Keras, one `predict` for both), h5graph (an .h5 model built into
+OpenVINO without TensorFlow), modelfile (loading a model, checked), manifest (the shipped
+models and their roles), compact (float16 model files), export (OpenVINO IR), outputs
+(every prediction file), evaluate (a model on its validation faces), photos and video
+(faces in pictures and films: detect, frame, read, track)."""
 
 import contextlib
 import importlib

@@ -1,7 +1,7 @@
 """Prediction engines: OpenVINO on the CPU's matrix units, with Keras (TensorFlow) as the fallback.
 
 `load_predictor(path)` gives an object with Keras's `predict(x, batch_size, verbose)` and
-`input_shape`, so `ferhw3.predict` works with either. With OpenVINO (the base install) and
+`input_shape`, so `ferhw3.infer.predict` works with either. With OpenVINO (the base install) and
 FERHW3_ENGINE not set to `keras`, an `.h5` file of the layers `ferhw3.infer.h5graph` knows
 (every shipped model, most small CNNs) is built into an OpenVINO model straight from the
 file, in milliseconds, without TensorFlow or Keras. Any other model (a `.keras` file, other
@@ -219,7 +219,7 @@ def load_predictor(path: str, engine: str | None = None):
 
 
 def _load_keras(path: str):
-    from ..modelfile import load_model
+    from .modelfile import load_model
 
     if os.path.isfile(path) and not keras_available():
         raise UsageError(f"{path}: FERHW3_ENGINE=keras needs Keras; {NEEDS_KERAS}")
@@ -250,7 +250,7 @@ def built_predictor(path: str) -> OpenVINOPredictor:
         raise UsageError(f"{path}: cannot load model ({first[:120]})") from None
     out = model.output(0).get_partial_shape()
     check_io(path, side, input_channels(config), out[1].get_length() if out[1].is_static else None)
-    from ..manifest import entry_for
+    from .manifest import entry_for
 
     meta = {"name": model.get_friendly_name(), "input_side": side,
             "precision": "bf16" if config_in_bfloat16(config) else "f32"}

@@ -11,7 +11,7 @@
 
 Models load once, when the app is made. Bad requests are a 4xx with `{"error": "one line"}`;
 a body over the limit is a 413 before it is read. The work of a request runs in a thread of
-the server's pool: the face detector runs under a lock (ferhw3.photos.Recogniser), OpenVINO's
+the server's pool: the face detector runs under a lock (ferhw3.infer.photos.Recogniser), OpenVINO's
 inference requests are made per call.
 """
 
@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..data import CLASS_NAMES
+from ..data.read import CLASS_NAMES
 from ..errors import DataError, UsageError
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -83,9 +83,9 @@ class Service:
     """The models and the detector, loaded once; what the endpoints call (in threads)."""
 
     def __init__(self, models=None, role: str | None = None, tta=None):
-        from .. import manifest
-        from ..photos import Recogniser
-        from ..predict import load_predictors
+        from ..infer import manifest
+        from ..infer.photos import Recogniser
+        from ..infer.predict import load_predictors
 
         # without a model or role named, photos go to the `photos` role's networks, files of
         # FER2013 faces to the default role's (the models the two shared are loaded once)
@@ -108,16 +108,16 @@ class Service:
 
     def faces(self, data: bytes, name: str):
         """(RGB array, faces) of an uploaded photo."""
-        from ..data import open_image
+        from ..data.read import open_image
 
         rgb = np.asarray(open_image(io.BytesIO(data), convert="RGB", name=name))
         return rgb, self.recogniser.faces(rgb)
 
     def predict(self, data: bytes, name: str, probs: bool) -> str:
         """The CSV predict.py writes for an uploaded file of faces (`name` says its kind)."""
-        from ..data import load_faces
-        from ..outputs import image_labels, submission
-        from ..predict import predict_proba
+        from ..data.read import load_faces
+        from ..infer.outputs import image_labels, submission
+        from ..infer.predict import predict_proba
 
         with tempfile.TemporaryDirectory(prefix="ferhw3-serve-") as tmp:
             path = os.path.join(tmp, name)
@@ -211,7 +211,7 @@ def create_app(models=None, role: str | None = None, tta=None, max_mb: float = M
         except (DataError, UsageError) as e:
             return error(400, str(e))
         if annotate:
-            from ..photos import annotate as draw
+            from ..infer.photos import annotate as draw
 
             out = io.BytesIO()
             draw(rgb, found).save(out, format="JPEG", quality=90)

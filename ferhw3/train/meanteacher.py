@@ -20,12 +20,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .errors import UsageError
+from ..data.pipeline import eval_dataset, train_dataset
+from ..errors import UsageError
+from ..runfiles import copy_file, save_model, stem_of
+from .fit import Result, split
 from .optim import make_optimizer
-from .pipeline import eval_dataset, train_dataset
-from .runfiles import copy_file, save_model, stem_of
 from .step import build_step, recipe_augmenter
-from .train import Result, split
 
 
 class MeanTeacher(keras.Model):
@@ -64,7 +64,7 @@ def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str
     a cosine from cfg.lr / 5, no warm-up, as self-training's rounds), each on a labelled
     batch of the training part (or its `train_subset`) and an unlabelled batch of
     `x_unlabelled`, consistency weight cfg.mean_teacher. The student is the step
-    `ferhw3.step.build_step` makes of cfg (precision, fused batch norm, augmentation); the
+    `ferhw3.train.step.build_step` makes of cfg (precision, fused batch norm, augmentation); the
     teacher is validated after every pass over the labelled faces, the best one saved to
     `out`. TensorFlow only (its train step is written with tf.GradientTape). Returns its Result."""
     if keras.backend.backend() != "tensorflow":

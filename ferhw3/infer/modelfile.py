@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 def quiet_tensorflow() -> None:

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from .runfiles import RunFiles
+from ..runfiles import RunFiles
 
 # The teacher's view of a face: the centre 40x40 window (as the training crops frame it) and
 # its mirror, the most accurate of the cheap test-time views.
@@ -15,7 +15,7 @@ TEACHER_TTA = "center"
 
 def ensemble_teacher(models, tta: str = TEACHER_TTA):
     """A function from faces to the models' mean class probabilities over the `tta` views."""
-    from .predict import predict_proba
+    from ..infer.predict import predict_proba
 
     return lambda x: predict_proba(models, x, tta=tta)
 

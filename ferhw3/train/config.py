@@ -1,6 +1,6 @@
 """The configuration of a training run: every field a recipe can set.
 
-A recipe (`ferhw3.recipes`) is a named set of these fields; the command line changes any
+A recipe (`ferhw3.train.recipes`) is a named set of these fields; the command line changes any
 of them with `--set key=value` (or a handful of dedicated options). The whole config is
 saved beside the model, so a run can be repeated and resumed.
 """

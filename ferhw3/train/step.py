@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import keras
 
+from ..cpu import CPUINFO, cpu_flags
+from ..data.pipeline import augmenter
 from .config import Config
-from .cpu import CPUINFO, cpu_flags
 from .models import fuse_batch_norm
 from .optim import compile_model
-from .pipeline import augmenter
 
 FEEDS = ("auto", "tf.data", "arrays")
 # CPU flags (Linux's /proc/cpuinfo) of bfloat16 arithmetic: AVX512-BF16 and AMX on x86, BF16 on Arm.

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from ..data.pipeline import eval_dataset, smoothed_onehot, train_dataset
+from ..data.read import Faces, stratified_split
+from ..errors import SettingError, UsageError
+from ..runfiles import RunFiles, save_model
 from . import distill
 from .callbacks import ElapsedMinutes, HistoryCSV, ReseedDropout, ResumableCheckpoint, ResumableEarlyStopping, \
     SaveBest, stop_on_ctrl_c
 from .config import Config
-from .data import Faces, stratified_split
-from .errors import SettingError, UsageError
-from .pipeline import eval_dataset, smoothed_onehot, train_dataset
-from .runfiles import RunFiles, save_model
 from .step import Step, build_step, feeds_arrays
 
 
@@ -63,7 +63,7 @@ def split(faces: Faces, cfg: Config):
 
 def _init_from(model, init: str, arch: str) -> None:
     """Start `model` from the weights of the model saved at `init` (same architecture)."""
-    from .modelfile import load_model
+    from ..infer.modelfile import load_model
 
     start = load_model(init)
     try:
@@ -100,7 +100,7 @@ def _restore(trainer, files: RunFiles, cfg: Config, verbose: int) -> int:
                              f"{getattr(cfg, key)}; resume with the same settings, or choose another --out")
     if verbose and saved.get("precision", cfg.precision) != cfg.precision:
         # both keep float32 weights, so the checkpoint loads as it is (a run begun where the CPU
-        # has bfloat16 instructions continues in float32 where it has none: ferhw3.step)
+        # has bfloat16 instructions continues in float32 where it has none: ferhw3.train.step)
         print(f"Resuming a {saved['precision']} run in {cfg.precision}")
     trainer.optimizer.build(trainer.trainable_variables)
     try:
@@ -150,7 +150,7 @@ def _callbacks(model, files: RunFiles, cfg: Config, monitor: str, initial_epoch:
 def fit(model_fn, faces: Faces, cfg: Config, out: str, extras: Extras | None = None, strategy=None,
         feed: str = "auto", verbose: int = 1) -> Result:
     """Train `model_fn()` on `faces` with `cfg` (and what `extras` adds); save the best model
-    to `out` (run files: `ferhw3.runfiles`). feed: see ferhw3.step.feeds_arrays; strategy: a
+    to `out` (run files: `ferhw3.runfiles`). feed: see ferhw3.train.step.feeds_arrays; strategy: a
     tf.distribute strategy. A second training with the same `out` is refused while this one
     runs (RunFiles.lock, taken here and only here)."""
     x = extras or Extras()

@@ -1,4 +1,4 @@
-"""Named training recipes: each a documented set of `ferhw3.config.Config` fields.
+"""Named training recipes: each a documented set of `ferhw3.train.config.Config` fields.
 
     python train_cnn.py TRAIN --recipe one-hour                 # a recipe as it is
     python train_cnn.py TRAIN --recipe vgg-bn --set erase=0.5   # with any field changed
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 def _shipped_ensemble() -> tuple:
     """The shipped ensemble's files (models/manifest.json, role "ensemble"): the teachers of
     the distilled model."""
-    from .manifest import load
+    from ..infer.manifest import load
 
     try:
         return tuple(f"models/{f}" for f in load()["roles"]["ensemble"]["models"])
@@ -28,7 +28,7 @@ def _shipped_ensemble() -> tuple:
 
 # gpu-300 and gpu-300-erase leave out rotation and zoom: in the model under JAX, Keras's
 # affine transform trained about 200x slower than flips and crops (bench/results_aug_speed_jax.md);
-# gpu-300-affine has them through ferhw3.affine's gather instead.
+# gpu-300-affine has them through ferhw3.data.affine's gather instead.
 _GPU = dict(arch="vgg-bn-deep-wide", precision="mixed_bfloat16", epochs=300, warmup_epochs=5, patience=10000,
             rotation=0.0, zoom=0.0)
 
@@ -65,7 +65,7 @@ RECIPES = {r.name: r for r in [
     Recipe("gpu-300-erase", "gpu-300 with random erasing (p 0.5)", dict(_GPU, erase=0.5),
            produced=("vgg-bn-deep-wide_300ep-erase.h5", "vgg-bn-deep-wide_300ep-erase_all-faces.h5")),
     Recipe("gpu-300-affine", "gpu-300-erase with the published 0.73 networks' geometry: rotation 10 degrees, "
-           "scale 0.8-1.2, shifts 0.1, in one batched gather on the accelerator (ferhw3.affine)",
+           "scale 0.8-1.2, shifts 0.1, in one batched gather on the accelerator (ferhw3.data.affine)",
            dict(_GPU, erase=0.5, rotation=10.0, zoom=0.2, shift=0.1), produced=("vgg-affine-300.h5",)),
     Recipe("resnet-affine", "another family for the ensemble: a pre-activation ResNet (11 convolutions, 2.7M "
            "parameters) in bfloat16 with the published networks' geometry (rotation 10 degrees, scale 0.8-1.2, "
@@ -101,7 +101,7 @@ def get(name: str) -> Recipe:
 def manifest_figures(name: str) -> list[str]:
     """What models/manifest.json records of the split-trained models recipe `name` made:
     `FILE: validation accuracy, training minutes (hardware)`."""
-    from .manifest import load
+    from ..infer.manifest import load
 
     try:
         m = load()

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .models import PIXEL_MEAN
+from ..train.models import PIXEL_MEAN
 
 GREY = PIXEL_MEAN  # the grey the decay and the clipping pull towards: the faces' mean value
 
@@ -247,7 +247,7 @@ def _show(ax, image, title=None, stretch=False, **kw):
 
 def plot_class_models(starts: dict, path: str) -> str:
     """starts: row name -> (images (7, H, W), score at start, at end): one row per start."""
-    from .data import CLASS_NAMES
+    from ..data.read import CLASS_NAMES
     from .explain import _save
 
     fig, axes = _grid(len(starts), len(CLASS_NAMES))

@@ -1,8 +1,8 @@
 """Faces through a video: tracked from read to read, their probabilities smoothed over time
 per track, summarised per track, and drawn into an annotated copy of the video.
 
-    from ferhw3.photos import Recogniser
-    from ferhw3.video import read_video
+    from ferhw3.infer.photos import Recogniser
+    from ferhw3.infer.video import read_video
     tracks = read_video(Recogniser(), "clip.mp4", every=5, smooth=0.5)
     for frame, faces in tracks.frames: ...           # faces carry .track; probs smoothed
     for row in tracks.summary(): print(row)
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .data import CLASS_NAMES
-from .detect.base import cv2_module, iou
-from .errors import DataError
+from ..data.read import CLASS_NAMES
+from ..detect.base import cv2_module, iou
+from ..errors import DataError
 
 MIN_IOU = 0.3   # a face continues a track when its box overlaps the track's last box this much
 MAX_GAP = 3     # reads a track may go unseen (a missed detection, a turned head) and continue
@@ -54,7 +54,7 @@ class Tracker:
         self.reads = 0
 
     def update(self, frame: int, faces: list) -> list:
-        """The faces (ferhw3.photos.Face) of frame `frame`, as copies with `track` set and
+        """The faces (ferhw3.infer.photos.Face) of frame `frame`, as copies with `track` set and
         `probs` smoothed along their tracks."""
         read, self.reads = self.reads, self.reads + 1
         live = [t for t in self.tracks if read - t.last_read <= self.max_gap + 1]
@@ -160,7 +160,7 @@ class VideoFaces:
 
 def read_video(reader, path: str, every: int = 10, smooth: float = SMOOTH, annotated: str | None = None,
                on_read=None) -> VideoFaces:
-    """Every `every`-th frame of the video read by `reader` (ferhw3.photos.Recogniser), its
+    """Every `every`-th frame of the video read by `reader` (ferhw3.infer.photos.Recogniser), its
     faces tracked and smoothed; with `annotated`, an .mp4 of every frame with the latest
     read's faces drawn. `on_read(frame, faces)` is called after each read."""
     tracker, read = Tracker(smooth), []

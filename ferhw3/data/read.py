@@ -36,7 +36,7 @@ _BAD_BYTE = np.ones(256, dtype=bool)
 _BAD_BYTE[np.frombuffer(_SEPARATORS + b"0123456789", dtype=np.uint8)] = False
 
 
-from .errors import DataError, SettingError  # noqa: E402,F401  (raised by every reader here)
+from ..errors import DataError, SettingError  # noqa: E402,F401  (raised by every reader here)
 from .faces import Faces  # noqa: E402,F401  (what every reader returns)
 
 

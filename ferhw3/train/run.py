@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 
+from ..data.read import load_faces, take_faces
+from ..errors import UsageError
+from ..infer.manifest import shipped
+from ..infer.modelfile import load_model
+from ..runfiles import RunFiles
 from . import budget, distill
 from .config import Config
-from .data import load_faces, take_faces
-from .errors import UsageError
-from .modelfile import load_model
-from .manifest import shipped
+from .fit import Extras, Result, fit
 from .models import build_cnn
-from .runfiles import RunFiles
 from .step import for_this_machine
-from .train import Extras, Result, fit
 
 
 def model_path(path: str) -> str:

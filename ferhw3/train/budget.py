@@ -8,10 +8,10 @@ import time
 import keras
 import numpy as np
 
+from ..data.pipeline import smoothed_onehot, train_dataset
+from ..data.read import Faces
+from ..runfiles import RunFiles
 from .config import Config
-from .data import Faces
-from .pipeline import smoothed_onehot, train_dataset
-from .runfiles import RunFiles
 from .step import build_step
 
 # What a validation face costs, in training faces: predicting it, plus each epoch's two
@@ -36,8 +36,8 @@ def training_speed(model_fn, faces: Faces, cfg: Config, steps: int = PROBE_STEPS
     augmentation on real training faces, timed over `steps` batches that follow `warmup`
     untimed ones (tracing or compiling, filling the pipeline) within one `fit`, as in a long
     run: the tf.data stream on TensorFlow, arrays through the in-model augmentation on other
-    backends (as ferhw3.train feeds them there)."""
-    from .train import split
+    backends (as ferhw3.train.fit feeds them there)."""
+    from .fit import split
 
     tr, _ = split(faces, cfg)
     x, y = faces.x[tr][:4096], smoothed_onehot(faces.labels[tr][:4096], cfg.label_smoothing)
@@ -96,7 +96,7 @@ def plan(model_fn, faces: Faces, cfg: Config, files: RunFiles, resume: bool, n_e
     """Size cfg.epochs to cfg.minutes from the speed measured here (recorded in cfg.extra),
     and return the Deadline callback. A resumed run keeps the epochs it was sized to and what
     is left of its budget."""
-    from .train import split
+    from .fit import split
 
     state = files.state() if resume else None
     if state:  # the schedule was sized when the run began

@@ -2,7 +2,7 @@
 
 Augmentation runs on whole batches inside tf.data (Keras preprocessing layers), not in the
 model, so the saved model is a plain classifier and `predict` never pays for it. Under the
-JAX backend (a GPU machine without TensorFlow) `ferhw3.train` runs the same augmentation layers
+JAX backend (a GPU machine without TensorFlow) `ferhw3.train.fit` runs the same augmentation layers
 inside a training-only wrapper model instead, so only `augmenter` and `smoothed_onehot` are
 needed there.
 """
@@ -13,13 +13,13 @@ import numpy as np
 
 try:
     import tensorflow as tf
-except ImportError:  # the JAX backend trains from arrays (ferhw3.train) and needs no tf.data
+except ImportError:  # the JAX backend trains from arrays (ferhw3.train.fit) and needs no tf.data
     tf = None
 import keras
 from keras import layers, Sequential
 
 from .affine import RandomAffine
-from .data import NUM_CLASSES
+from .read import NUM_CLASSES
 
 
 class RandomWindow(layers.Layer):

@@ -17,9 +17,9 @@ import shutil
 
 def export(model_path: str, out_dir: str) -> list[str]:
     """The IR files written for `model_path` into `out_dir`."""
-    from .infer import openvino
-    from .infer.engine import NEEDS_KERAS, built_predictor, convert, keras_available
-    from .infer.h5graph import Unsupported
+    from . import openvino
+    from .engine import NEEDS_KERAS, built_predictor, convert, keras_available
+    from .h5graph import Unsupported
 
     ov = openvino()
     name = os.path.splitext(os.path.basename(model_path))[0]
@@ -31,7 +31,7 @@ def export(model_path: str, out_dir: str) -> list[str]:
             built = built_predictor(model_path).model
         except Unsupported as e:
             if not keras_available():
-                from .errors import UsageError
+                from ..errors import UsageError
 
                 raise UsageError(f"{model_path}: this model needs Keras to be converted ({e}); {NEEDS_KERAS}") from None
             from .modelfile import load_model

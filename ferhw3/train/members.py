@@ -24,8 +24,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from .errors import DataError
-from .runfiles import RunFiles, lock_holder, read_json
+from ..errors import DataError
+from ..runfiles import RunFiles, lock_holder, read_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -147,8 +147,8 @@ def status_table(work: str, members: list[Member], out: str | None = None) -> st
 def collect(work: str, member: Member, out: str) -> str:
     """A done member into `out`: NAME.h5 with float16 weights (predicting as the float32
     file does), its run record and its history. Returns the float16 file's path."""
-    from .compact import halve_h5
-    from .runfiles import copy_file
+    from ..infer.compact import halve_h5
+    from ..runfiles import copy_file
 
     files = RunFiles(model_of(work, member))
     os.makedirs(out, exist_ok=True)

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import NUM_CLASSES
-from .predict import predict_proba, view_probs
+from ..data.read import NUM_CLASSES
+from ..infer.predict import predict_proba, view_probs
 
 
 @dataclass
@@ -128,9 +128,9 @@ def self_train(model_fn, faces, cfg, x_unlabelled: np.ndarray, supervised, out: 
     Returns (best Result, [per-round dicts with the pseudo-labels' index and labels])."""
     import dataclasses
     import os
-    from .data import CLASS_NAMES
-    from .runfiles import copy_file, stem_of
-    from .train import Extras, fit, split
+    from ..data.read import CLASS_NAMES
+    from ..runfiles import copy_file, stem_of
+    from .fit import Extras, fit, split
 
     rounds, threshold, cap, soft, agree = cfg.rounds, cfg.threshold, parse_cap(cfg.cap), cfg.soft, cfg.agree
 

@@ -9,8 +9,8 @@ import os
 
 import numpy as np
 
-from .data import CLASS_NAMES
-from .errors import DataError
+from ..data.read import CLASS_NAMES
+from ..errors import DataError
 
 FACE_COLUMNS = ("file", "frame", "face", "track", "x", "y", "w", "h", "label", "emotion") + CLASS_NAMES
 TRACK_COLUMNS = ("file", "track", "first_frame", "last_frame", "frames_seen", "emotion") + CLASS_NAMES
@@ -27,7 +27,7 @@ def write_csv_atomic(path: str, header: str, rows) -> None:
     """Write `header` then one line per row (an iterable of str), all or nothing: through a
     temporary file and a rename, or straight into a special file the user named (/dev/stdout,
     a FIFO)."""
-    from .runfiles import replace_atomically
+    from ..runfiles import replace_atomically
 
     def write(target):
         with open(target, "w", newline="\n") as f:
@@ -74,7 +74,7 @@ def write_image_labels(path: str, names: list[str], labels: np.ndarray, probs: n
 
 def face_rows(name: str, frame, faces) -> list[str]:
     """The rows of one picture (a photo, or frame `frame` of a video): one per face found
-    (`ferhw3.photos.Face`), or one with an empty box when none was; `track` is empty
+    (`ferhw3.infer.photos.Face`), or one with an empty box when none was; `track` is empty
     outside videos."""
     frame = "" if frame is None else str(frame)
     if not faces:
@@ -91,7 +91,7 @@ def write_faces(path: str, rows) -> None:
 
 def write_tracks(path: str, rows) -> None:
     """The faces tracked through videos: TRACK_COLUMNS, one row per (file, summary row of
-    ferhw3.video.Tracker.summary)."""
+    ferhw3.infer.video.Tracker.summary)."""
     write_csv_atomic(path, ",".join(TRACK_COLUMNS), (
         ",".join([csv_field(name), str(r["track"]), str(r["first_frame"]), str(r["last_frame"]),
                   str(r["frames_seen"]), r["emotion"], *(f"{p:.4f}" for p in r["probs"])]) for name, r in rows))

@@ -1,6 +1,6 @@
 """Faces in photos and video: find them, frame them as FER2013 frames its faces, read them.
 
-    from ferhw3.photos import Recogniser
+    from ferhw3.infer.photos import Recogniser
     reader = Recogniser()                      # the shipped photo models and face detector
     for face in reader.faces("group.jpg"):     # a path, a PIL image or a numpy array
         print(face.box, face.emotion, face.probs.round(2))
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import detect
-from .data import CLASS_NAMES, IMG_SIZE, IMAGE_SUFFIXES, describe_found, files_under, open_image
-from .detect.base import cv2_module as _cv2
-from .errors import DataError
+from .. import detect
+from ..data.read import CLASS_NAMES, IMG_SIZE, IMAGE_SUFFIXES, describe_found, files_under, open_image
+from ..detect.base import cv2_module as _cv2
+from ..errors import DataError
 
 MARGIN = 0.0          # of the framed square's side, added on each side
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -36,7 +36,7 @@ class Face:
     probs: np.ndarray               # the 7 class probabilities
     crop: np.ndarray                # the 48x48 grey face that was read (uint8, 48x48x1)
     score: float = 1.0              # the detector's confidence
-    track: int | None = None        # in a video: the face's track (ferhw3.video)
+    track: int | None = None        # in a video: the face's track (ferhw3.infer.video)
 
     @property
     def label(self) -> int:
@@ -53,7 +53,7 @@ def grey_array(image) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return np.asarray(open_image(os.fspath(image)), dtype=np.uint8)
     if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
-        from .data import _grey8
+        from ..data.read import _grey8
 
         return np.asarray(_grey8(image), dtype=np.uint8)
     a = np.asarray(image)
@@ -158,7 +158,7 @@ def media_files(path: str) -> list[str]:
 
 
 def photo(path: str) -> np.ndarray:
-    """A photo as an RGB array, upright (its EXIF orientation applied). Videos: ferhw3.video."""
+    """A photo as an RGB array, upright (its EXIF orientation applied). Videos: ferhw3.infer.video."""
     return np.asarray(open_image(path, convert="RGB"))
 
 

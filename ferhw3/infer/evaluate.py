@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import load_faces, stratified_split
-from .runfiles import RunFiles
+from ..data.read import load_faces, stratified_split
+from ..runfiles import RunFiles
 
 DEFAULT_SPLIT = (0, 2871.0)  # seed, faces held out: the project's split
 

@@ -17,7 +17,7 @@ import json
 import os
 
 MODELS_ENV = "FERHW3_MODELS"
-PACKAGE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # ferhw3/
 ROOT = os.path.dirname(PACKAGE)  # the repository, in a clone
 
 
@@ -36,7 +36,7 @@ MANIFEST = os.path.join(MODELS_DIR, "manifest.json")
 
 
 def load(path: str = MANIFEST) -> dict:
-    from .errors import UsageError
+    from ..errors import UsageError
 
     try:
         with open(path) as f:
@@ -63,7 +63,7 @@ def entries(manifest: dict | None = None) -> dict[str, dict]:
 
 
 def _role(name: str, manifest: dict | None) -> dict:
-    from .errors import UsageError
+    from ..errors import UsageError
 
     roles = (manifest or load())["roles"]
     if name not in roles:

@@ -16,8 +16,8 @@ import time
 import keras
 import numpy as np
 
-from .pipeline import reseed, seed_generators
-from .runfiles import RunFiles, replace_atomically, save_model
+from ..data.pipeline import reseed, seed_generators
+from ..runfiles import RunFiles, replace_atomically, save_model
 
 
 class ElapsedMinutes(keras.callbacks.Callback):

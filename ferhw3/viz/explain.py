@@ -20,13 +20,13 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confusion_matrix  # noqa: E402
 
-from .data import CLASS_NAMES  # noqa: E402
+from ..data.read import CLASS_NAMES  # noqa: E402
 
 DPI = 100
 
 
 def _save(fig, path: str) -> str:
-    from .runfiles import replace_atomically
+    from ..runfiles import replace_atomically
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight",

@@ -47,8 +47,8 @@ def check_tta(model, tta: str) -> None:
 def load_predictors(paths, tta: str) -> list:
     """The models at `paths` on the prediction engine (ferhw3.infer.engine), each checked to take
     the windows of `tta`; a UsageError names the model that cannot."""
-    from .infer.engine import load_predictor
-    from .errors import UsageError
+    from ..errors import UsageError
+    from .engine import load_predictor
 
     models = [load_predictor(p) for p in paths]
     for path, model in zip(paths, models):

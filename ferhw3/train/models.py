@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers, regularizers
 
-from .data import IMG_SIZE, NUM_CLASSES
+from ..data.read import IMG_SIZE, NUM_CLASSES
 
 # FER2013 pixel statistics of the training split (mean, std of 0-255 values); baked into
 # the model as a fixed Normalization layer so the saved .h5 is self-contained.

@@ -39,7 +39,7 @@ def halve_h5(src: str, dst: str | None = None) -> int:
 
     Written to a temporary file first and renamed, so a failure leaves no half-written
     model. Returns the number of weight arrays halved."""
-    from .runfiles import replace_atomically
+    from ..runfiles import replace_atomically
 
     halved = []
 

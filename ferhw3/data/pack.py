@@ -6,7 +6,7 @@ A GPU machine that receives the repository with its data has a size limit: the 2
 labelled faces take 66 MB as pixels, 77 MB as train.csv.gz, 49.6 MiB as lossless WebP and
 32.2 / 27.2 MiB as WebP at quality 95 / 90 (mean error 0.9 / 1.4 grey levels). `pack`
 writes lossless when it fits `max_mib`, else the highest quality that does, and says
-which; `ferhw3.data.load_faces` reads the pack like a CSV, in the same order, with the
+which; `ferhw3.data.read.load_faces` reads the pack like a CSV, in the same order, with the
 same labels, so the project's split is the same faces.
 """
 
@@ -18,9 +18,9 @@ import sys
 
 import numpy as np
 
+from ..errors import DataError
+from ..runfiles import replace_atomically
 from .faces import Faces
-from .errors import DataError
-from .runfiles import replace_atomically
 
 TILE = 64                                  # faces per mosaic side: 3072 x 3072 pixels
 QUALITIES = (None, 98, 95, 92, 90, 85, 80)  # None: lossless; tried in this order
