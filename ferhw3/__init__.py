@@ -24,3 +24,24 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "1.0.0"
+
+# What a Python user reaches for, importable from the package itself and loaded only when
+# asked for (PEP 562), so that `import ferhw3` stays light: `from ferhw3 import Recogniser`.
+_PUBLIC = {
+    "Recogniser": "ferhw3.infer.photos",       # faces in a picture: found, framed, read
+    "read_video": "ferhw3.infer.video",        # faces through a video, tracked
+    "load_faces": "ferhw3.data.read",          # a CSV, image or folder of faces
+    "load_predictors": "ferhw3.infer.predict",  # model files loaded to predict with
+    "predict_proba": "ferhw3.infer.predict",   # class probabilities, with test-time views
+}
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'ferhw3' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import ROOT, hopper, random_faces, write_csv
 
+from ferhw3.data.read import CLASS_NAMES
+
 SAMPLE = os.path.join(ROOT, "data", "sample_test.csv.gz")  # the demo's 200 test faces
 TRAINING_STACK = ("tensorflow", "keras", "jax", "jaxlib", "pandas", "sklearn", "matplotlib", "scipy")
 
@@ -67,6 +69,43 @@ def test_training_without_its_extra_is_one_line_naming_it(tmp_path, tiny_train):
     lines = [line for line in r.stderr.splitlines() if not line.startswith("TRIED")]
     assert len(lines) == 1 and "ferhw3[train]" in lines[0] and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_the_package_names_its_python_entry_points_and_loads_them_only_when_asked(tmp_path):
+    """`from ferhw3 import Recogniser` (and the other names of README's Python example) gives
+    the library's own objects; `import ferhw3` alone loads none of them, an unknown name is
+    an AttributeError, and README's two examples, faces from a CSV and from a photo, run
+    with the training stack unimportable."""
+    code = textwrap.dedent(f"""
+        import sys
+        import ferhw3
+        assert not any(m.startswith(("ferhw3.infer", "ferhw3.data")) for m in sys.modules), sorted(sys.modules)
+        from ferhw3 import Recogniser, load_faces, load_predictors, predict_proba, read_video
+        from ferhw3.data.read import load_faces as lf
+        from ferhw3.infer.photos import Recogniser as R
+        from ferhw3.infer.predict import load_predictors as lp, predict_proba as pp
+        from ferhw3.infer.video import read_video as rv
+        assert (Recogniser, load_faces, load_predictors, predict_proba, read_video) == (R, lf, lp, pp, rv)
+        assert set(ferhw3.__all__) >= {{"Recogniser", "read_video", "load_faces", "predict_proba"}}
+        try:
+            ferhw3.Recogniserr
+        except AttributeError as e:
+            assert "Recogniserr" in str(e)
+        else:
+            raise SystemExit("an unknown name was not refused")
+        from ferhw3.infer.manifest import role
+        probs = predict_proba(load_predictors(role("default"), tta="flip"), load_faces({SAMPLE!r}).x[:20])
+        assert probs.shape == (20, 7) and abs(probs.sum(axis=1) - 1).max() < 1e-4, probs
+        faces = Recogniser(role="default").faces({hopper()!r})
+        print(len(faces), faces[0].emotion)
+    """)
+    blocked = BLOCKED_RUN.split("from ferhw3.__main__")[0]
+    r = subprocess.run([sys.executable, "-c", blocked + code], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "TRIED []" in r.stderr, r.stderr[-2000:]
+    count, emotion = r.stdout.split()
+    assert count == "1" and emotion in CLASS_NAMES, r.stdout
 
 
 def test_the_ferhw3_command_lists_its_commands_and_refuses_others(tmp_path):
