@@ -154,3 +154,17 @@ def test_mixup_takes_bfloat16_faces_from_the_augmentation():
         keras.mixed_precision.set_global_policy("float32")
     assert images.shape == (16, 40, 40, 1) and targets.dtype == "float32"
     np.testing.assert_allclose(targets.numpy().sum(1), 1.0, rtol=1e-5)
+
+
+def test_time_left_follows_the_usual_epoch_not_a_slow_one(tmp_path):
+    """A stopped run's estimate is the epochs still to train times its median recent epoch:
+    the epoch that resumed it (loading, compiling) and one slowed by other work move it little."""
+    work = tmp_path / "work"
+    work.mkdir()
+    epoch_minutes = [1.0] * 8 + [9.0] + [1.0] * 3  # the ninth epoch resumed the run
+    pd.DataFrame({"epoch": range(12), "minutes": np.cumsum(epoch_minutes), "val_accuracy": 0.5}).to_csv(
+        work / "m.history.csv", index=False)
+    (work / "m.last.json").write_text('{"epoch": 11, "config": {"epochs": 40}, "logs": {}}')
+    row = progress(str(work), Member("m", "vgg-bn", ()))
+    assert row["status"] == "stopped" and row["epoch"] == 12 and row["minutes"] == 20.0
+    assert row["left"] == pytest.approx(28 * 1.0), row

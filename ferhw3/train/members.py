@@ -24,6 +24,8 @@ import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import DataError
 from ..runfiles import RunFiles, lock_holder, read_json
 
@@ -107,8 +109,9 @@ def progress(work: str, member: Member, out: str | None = None) -> dict:
         if "minutes" in history:
             minutes = history["minutes"].to_numpy()
             row["minutes"] = float(minutes[-1])
-            recent = minutes[-6:]
-            pace = (recent[-1] - recent[0]) / (len(recent) - 1) if len(recent) > 1 else recent[-1]
+            # the median of the last ten epochs' times: the epoch a resumed run starts with pays
+            # for loading and compiling, and one beside foreground work runs slow
+            pace = float(np.median(np.diff(minutes[-11:]))) if len(minutes) > 1 else minutes[-1]
             if epochs and not done:
                 row["left"] = max(epochs - row["epoch"], 0) * float(pace)
                 budget = (state or {}).get("config", {}).get("minutes") or 0  # a time budget ends it sooner
