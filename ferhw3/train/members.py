@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
-from ..runfiles import RunFiles, lock_holder, read_json
+from ..runfiles import RunFiles, lock_holder
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
