@@ -168,3 +168,13 @@ def test_time_left_follows_the_usual_epoch_not_a_slow_one(tmp_path):
     row = progress(str(work), Member("m", "vgg-bn", ()))
     assert row["status"] == "stopped" and row["epoch"] == 12 and row["minutes"] == 20.0
     assert row["left"] == pytest.approx(28 * 1.0), row
+
+
+def test_a_waiting_member_shows_the_epochs_it_will_train(tmp_path):
+    """Before it starts, a member's epochs come from its recipe and settings; a time budget
+    (minutes) leaves them unknown until its speed is measured."""
+    rows = {m.name: progress(str(tmp_path), m) for m in [Member("e", "vgg-bn", ("epochs=7",)),
+                                                           Member("d", "vgg-bn", ()),
+                                                           Member("t", "resnet-affine", ("minutes=5",))]}
+    assert [rows[n]["status"] for n in "edt"] == ["waiting"] * 3
+    assert (rows["e"]["epochs"], rows["d"]["epochs"], rows["t"]["epochs"]) == (7, 60, None)

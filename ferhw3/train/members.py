@@ -41,6 +41,15 @@ class Member:
     init: str = ""     # a model to start from (train_cnn.py --init)
 
 
+def planned_epochs(member: Member) -> int | None:
+    """The epochs a member's recipe and settings ask for, or None where a time budget sizes them."""
+    from . import recipes
+    from .config import make_config, parse_sets
+
+    cfg = make_config(recipes.get(member.recipe).settings, parse_sets(member.sets))
+    return None if cfg.minutes else cfg.epochs
+
+
 def read_queue(path: str) -> list[Member]:
     """The members of queue file `path`, each checked (name, recipe, settings) so that a bad
     line fails at once, naming the file and the line, not hours later."""
@@ -98,7 +107,8 @@ def progress(work: str, member: Member, out: str | None = None) -> dict:
     record, state, history = files.record(), files.state(), files.read_history()
     done = record is not None and (shipped or os.path.exists(files.out))
     running = None if shipped else lock_holder(files.lock_path)
-    epochs = (state or {}).get("config", {}).get("epochs") or (record or {}).get("config", {}).get("epochs")
+    epochs = ((state or {}).get("config", {}).get("epochs") or (record or {}).get("config", {}).get("epochs")
+              or planned_epochs(member))
     row = dict(name=member.name, recipe=member.recipe, status="done" if done else "running" if running else
                "stopped" if state else "waiting", pid=running, epoch=0, epochs=epochs, val=None, best=None,
                minutes=0.0, left=None)
