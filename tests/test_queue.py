@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, random_faces, write_csv
 from ferhw3.data.read import DataError
 from ferhw3.runfiles import exclusive
-from ferhw3.train.members import Member, progress, read_queue
+from ferhw3.train.members import Member, progress, read_queue, status_table
 
 PY = sys.executable
 TINY = "batch_size=16 val_size=14 crop=0 rotation=0 zoom=0"
@@ -168,6 +168,8 @@ def test_time_left_follows_the_usual_epoch_not_a_slow_one(tmp_path):
     row = progress(str(work), Member("m", "vgg-bn", ()))
     assert row["status"] == "stopped" and row["epoch"] == 12 and row["minutes"] == 20.0
     assert row["left"] == pytest.approx(28 * 1.0), row
+    assert status_table(str(work), [Member("m", "vgg-bn", ())]).splitlines()[-1] == (
+        "0 of 1 members done, 0.3 h of training spent; ~28 min left for the 1 begun")
 
 
 def test_a_waiting_member_shows_the_epochs_it_will_train(tmp_path):

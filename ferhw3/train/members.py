@@ -151,7 +151,8 @@ def status_table(work: str, members: list[Member], out: str | None = None) -> st
     lines = [progress_line(r) for r in rows]
     pending = [r for r in rows if r["status"] != "done"]
     known = [r["left"] for r in pending if r["left"] is not None]
-    lines.append(f"{len(rows) - len(pending)} of {len(rows)} members done"
+    spent = sum(r["minutes"] for r in rows)  # done members' too: their histories are kept in `out`
+    lines.append(f"{len(rows) - len(pending)} of {len(rows)} members done, {spent / 60:.1f} h of training spent"
                  + (f"; ~{sum(known):.0f} min left for the {len(known)} begun" if known else "")
                  + (f", {len(pending) - len(known)} not begun" if len(pending) > len(known) else ""))
     return "\n".join(lines)
