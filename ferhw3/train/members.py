@@ -41,21 +41,24 @@ class Member:
     init: str = ""     # a model to start from (train_cnn.py --init)
 
 
-def planned_epochs(member: Member) -> int | None:
-    """The epochs a member's recipe and settings ask for, or None where a time budget sizes them."""
+def member_config(recipe: str, sets: tuple):
+    """The training config a queue line asks for: its recipe with its settings (KeyError,
+    ValueError where the line is wrong)."""
     from . import recipes
     from .config import make_config, parse_sets
 
-    cfg = make_config(recipes.get(member.recipe).settings, parse_sets(member.sets))
+    return make_config(recipes.get(recipe).settings, parse_sets(sets))
+
+
+def planned_epochs(member: Member) -> int | None:
+    """The epochs a member's recipe and settings ask for, or None where a time budget sizes them."""
+    cfg = member_config(member.recipe, member.sets)
     return None if cfg.minutes else cfg.epochs
 
 
 def read_queue(path: str) -> list[Member]:
     """The members of queue file `path`, each checked (name, recipe, settings) so that a bad
     line fails at once, naming the file and the line, not hours later."""
-    from . import recipes
-    from .config import make_config, parse_sets
-
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -79,7 +82,7 @@ def read_queue(path: str) -> list[Member]:
         if name in seen:
             raise DataError(f"{where}: member {name!r} is already on line {seen[name]}")
         try:
-            make_config(recipes.get(recipe).settings, parse_sets(sets))
+            member_config(recipe, sets)
         except KeyError as e:
             raise DataError(f"{where}: {e.args[0]}") from None
         except ValueError as e:
@@ -99,7 +102,7 @@ def progress(work: str, member: Member, out: str | None = None) -> dict:
     """Where a member stands, read from its files: status (done, running, stopped: a
     checkpoint to resume, waiting: not begun), epochs done and planned, last and best
     validation accuracy, training minutes so far, and the minutes its remaining epochs need
-    at the pace of its last epochs. A member whose run record is in `out` (collected, and
+    at the median pace of its last ten epochs. A member whose run record is in `out` (collected, and
     committed with the models) is done, whatever `work` holds: a new machine starts
     without it."""
     shipped = out is not None and os.path.exists(RunFiles(os.path.join(out, member.name + ".h5")).config_path)
