@@ -78,7 +78,8 @@ RECIPES = {r.name: r for r in [
            "geometry and no erasing: another view of the faces for the ensemble; epochs sized to a CPU time "
            "budget (minutes=M, at most 300)",
            dict(arch="vgg-bn-deep-wide", precision="mixed_bfloat16", epochs=300, max_epochs=300, minutes=120.0,
-                warmup_epochs=3, patience=10000, rotation=10.0, zoom=0.2, shift=0.1, mixup=0.4)),
+                warmup_epochs=3, patience=10000, rotation=10.0, zoom=0.2, shift=0.1, mixup=0.4),
+           produced=("vgg-mixup-crops-300.h5",)),
     Recipe("distil-ensemble", "8 epochs of gpu-300-erase's model towards the shipped ensemble's probabilities; "
            "set unlabelled=TEST_CSV to add the test faces as soft targets (use with --init)",
            dict(_GPU, erase=0.5, epochs=8, lr=0.01, warmup_epochs=0, teachers=_shipped_ensemble(), distill=0.5),
