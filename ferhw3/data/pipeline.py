@@ -60,10 +60,18 @@ def augmenter(crop: int, rotation_deg: float = 10.0, zoom: float = 0.1, shift: f
     else:
         steps = _keras_steps(crop, rotation_deg, zoom, shift, seed, in_model)
     if erase:
-        # factor (p, p): Keras draws each image's erasing probability from that range
-        steps.append(layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.25), value_range=(0, 255),
-                                          seed=seed + 5))
+        steps.append(_erasing(erase, seed))
     return Sequential(steps, name="augment")
+
+
+def eraser(erase: float, seed: int = 0) -> Sequential:
+    """Random erasing alone (`augmenter`'s last step), for a stream that cuts its own windows."""
+    return Sequential([_erasing(erase, seed)], name="augment")
+
+
+def _erasing(erase: float, seed: int):
+    # factor (p, p): Keras draws each image's erasing probability from that range
+    return layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.25), value_range=(0, 255), seed=seed + 5)
 
 
 def _keras_steps(crop, rotation_deg, zoom, shift, seed, in_model) -> list:
@@ -102,15 +110,45 @@ def mix_batch(images, targets, alpha: float, seed: int, counter):
     return mixed, lam * targets + (1.0 - lam) * tf.gather(targets, partner)
 
 
+def window_grid(side: int, crop: int, grid: int) -> list[int]:
+    """The offsets of `grid` evenly spaced `crop`-pixel windows along a `side`-pixel face."""
+    room = side - crop
+    return [round(k * room / (grid - 1)) for k in range(grid)]
+
+
+def window_batch(images, crop: int, grid: int, seed: int, counter):
+    """A random `crop` x `crop` window of the batch (one offset per batch, as RandomCrop
+    draws), each face mirrored with probability 1/2, and for each face the index of the
+    nearest of the `grid` x `grid` windows and its mirror, in the order of
+    `ferhw3.train.distill.window_views`: (row, column, mirrored). Functions of (seed,
+    counter) alone, so a resumed run cuts as an uninterrupted one does."""
+    side = int(images.shape[1])
+    room = side - crop
+    s = tf.cast(counter, tf.int32)
+    ij = tf.random.stateless_uniform([2], seed=tf.stack([seed + 4, s]), minval=0, maxval=room + 1, dtype=tf.int32)
+    window = tf.ensure_shape(images[:, ij[0]:ij[0] + crop, ij[1]:ij[1] + crop, :],
+                             [None, crop, crop, images.shape[3]])
+    mirrored = tf.random.stateless_uniform([tf.shape(images)[0]], seed=tf.stack([seed + 6, s])) < 0.5
+    window = tf.where(mirrored[:, None, None, None], tf.reverse(window, [2]), window)
+    nearest = tf.cast(tf.round(tf.cast(ij, tf.float32) * (grid - 1) / room), tf.int32)
+    view = (nearest[0] * grid + nearest[1]) * 2 + tf.cast(mirrored, tf.int32)
+    return window, view
+
+
 def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential | None, seed: int = 0,
-                  label_smoothing: float = 0.0, epochs: range = range(1), mixup: float = 0.0) -> tf.data.Dataset:
-    """Shuffled, augmented, one-hot (optionally smoothed) batches for the epochs in `epochs`
+                  epochs: range = range(1), mixup: float = 0.0,
+                  windows: tuple[int, int] | None = None) -> tf.data.Dataset:
+    """Shuffled, augmented batches of faces and targets for the epochs in `epochs`
     (a range: a resumed run's stream begins at its next epoch), one stream of
     `len(x) // batch_size` batches per epoch (pass that as `steps_per_epoch`).
 
-    y: labels (N,), turned into one-hot targets smoothed by `label_smoothing`, or ready
-    targets (N, 7) (class probabilities, e.g. a teacher's), used as they are.
+    y: labels (N,), turned into one-hot targets, or ready targets (N, 7) (class
+    probabilities: smoothed labels, a teacher's), used as they are.
     mixup: > 0 blends faces and targets within each batch (`mix_batch`).
+    windows: (crop, grid): y holds targets per window (N, 2 x grid x grid, 7), e.g. teachers'
+    answers on each of the windows `ferhw3.train.distill.window_views` cuts; each batch is cut
+    and mirrored here (`window_batch`), each face takes the targets of its nearest window,
+    and `aug` follows (it should neither flip nor crop).
 
     Every random draw is a function of (seed, epoch, batch) alone: the epoch's order comes
     from a stateless shuffle, and the augmentation layers are reseeded before each batch.
@@ -119,7 +157,10 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential
     """
     n = len(x)
     steps = n // batch_size
-    targets = np.asarray(y, np.float32) if np.ndim(y) == 2 else smoothed_onehot(y, label_smoothing)
+    targets = np.asarray(y, np.float32) if np.ndim(y) >= 2 else smoothed_onehot(y)
+    if windows and (targets.ndim != 3 or targets.shape[1] != 2 * windows[1] ** 2):
+        raise ValueError(f"targets of shape {targets.shape} for a grid of {windows[1]} x {windows[1]} windows "
+                         f"and their mirrors")
     tables = [tf.constant(x), tf.constant(targets)]
 
     def epoch_batches(epoch):
@@ -131,10 +172,13 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, aug: Sequential
 
     def prepare(idx, counter):
         images = tf.cast(tf.gather(tables[0], idx), tf.float32)
+        rest = tuple(tf.gather(t, idx) for t in tables[1:])
+        if windows:
+            images, view = window_batch(images, *windows, seed, counter)
+            rest = (tf.gather(rest[0], view, batch_dims=1),) + rest[1:]
         if aug is not None:
             reseed(generators, counter)
             images = aug(images, training=True)
-        rest = tuple(tf.gather(t, idx) for t in tables[1:])
         if mixup:
             images, mixed = mix_batch(images, rest[0], mixup, seed, counter)
             rest = (mixed,) + rest[1:]

@@ -45,6 +45,8 @@ class Config:
     teachers: tuple = ()            # saved models whose mean probabilities join the targets
     distill: float = 0.5            # the teachers' share of each target
     unlabelled: str = ""            # with teachers: an id,feature CSV trained on with their targets
+    teacher_windows: int = 0        # > 0: the teachers answer on a K x K grid of crop windows and mirrors,
+                                    # each training crop learns their answer on its nearest window
     # self-training on unlabelled faces (after the supervised run)
     self_train: str = ""            # an id,feature CSV of unlabelled faces to pseudo-label
     threshold: float = 0.87         # minimum top probability of a pseudo-label
@@ -76,6 +78,13 @@ class Config:
             ("precision", self.precision in ("float32", "mixed_bfloat16"), "float32 or mixed_bfloat16"),
             ("distill", 0 <= self.distill <= 1, "in [0, 1]"),
             ("unlabelled", not self.unlabelled or bool(self.teachers), "used with teachers (they label those faces)"),
+            ("teacher_windows", self.teacher_windows == 0 or self.teacher_windows >= 2, "0 (off) or >= 2"),
+            ("teacher_windows", not self.teacher_windows or bool(self.teachers), "used with teachers (they answer on the windows)"),
+            ("teacher_windows", not self.teacher_windows or (self.augment and 0 < self.crop < 48
+                                                              and self.teacher_windows <= 49 - self.crop),
+             "used with augment and a crop below 48, at most 49 - crop windows a side"),
+            ("teacher_windows", not self.teacher_windows or not (self.rotation or self.zoom or self.shift),
+             "used without rotation, zoom or shift (the teachers answer on the very crops trained on)"),
             ("threshold", 0 <= self.threshold <= 1, "in [0, 1]"), ("rounds", self.rounds >= 1, ">= 1"),
             ("self_train_epochs", self.self_train_epochs >= 1, ">= 1"),
             ("cap", _cap_ok(self.cap), "a number >= 0 or 'prior'"),

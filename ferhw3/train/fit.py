@@ -75,18 +75,33 @@ def _init_from(model, init: str, arch: str) -> None:
 
 def _targets(y, extra, teacher, x, weight, label_smoothing, verbose):
     """Training targets: smoothed one-hot labels, then the extra faces' targets (labels, or
-    probability rows used as they are), then with a teacher its share mixed in."""
+    probability rows used as they are), then with a teacher its share mixed in. A teacher
+    that answers per window (`distill.window_teacher`) is asked about the labelled faces
+    only, and the extra faces come with its answers on their windows, used as they are."""
     targets = smoothed_onehot(y, label_smoothing)
+    if getattr(teacher, "windows", 0):
+        soft = teacher(x[:len(y)])
+        _say_teacher(soft.mean(axis=1), y, len(soft), weight, verbose)
+        targets = distill.mix(targets, soft, weight)
+        if extra is None:
+            return targets
+        if np.ndim(extra[1]) != 3:
+            raise ValueError("the extra faces of a run whose teacher answers per window need its answers per window")
+        return np.concatenate([targets, extra[1]])
     if extra is not None:
         ex = extra[1]
         targets = np.concatenate([targets, ex if np.ndim(ex) == 2 else smoothed_onehot(ex, label_smoothing)])
     if teacher is None:
         return targets
     soft = teacher(x)
-    if verbose:
-        print(f"distillation: teacher probabilities for the {len(x):,} training faces (teacher accuracy on the "
-              f"{len(y):,} labelled ones {np.mean(soft[:len(y)].argmax(1) == y):.4f}), weight {weight}")
+    _say_teacher(soft, y, len(x), weight, verbose)
     return distill.mix(targets, soft, weight)
+
+
+def _say_teacher(soft, y, n, weight, verbose):
+    if verbose:
+        print(f"distillation: teacher probabilities for the {n:,} training faces (teacher accuracy on the "
+              f"{len(y):,} labelled ones {np.mean(soft[:len(y)].argmax(1) == y):.4f}), weight {weight}")
 
 
 def _restore(trainer, files: RunFiles, cfg: Config, verbose: int) -> int:
@@ -120,9 +135,14 @@ def _feed(step: Step, x_tr, targets, x_va, y_va, cfg: Config, steps: int, initia
     (seed, epoch, batch), so resume-exact; or arrays that Keras shuffles (seeded), augmented
     inside the model (not resume-exact)."""
     if not step.arrays:
+        windows = (cfg.crop, cfg.teacher_windows) if targets.ndim == 3 else None
         return dict(x=train_dataset(x_tr, targets, cfg.batch_size, step.aug, seed=cfg.seed, mixup=cfg.mixup,
-                                    epochs=range(initial_epoch, cfg.epochs)), steps_per_epoch=steps, shuffle=False,
+                                    epochs=range(initial_epoch, cfg.epochs), windows=windows),
+                    steps_per_epoch=steps, shuffle=False,
                     validation_data=eval_dataset(x_va, y_va) if len(x_va) else None)
+    if targets.ndim == 3:
+        raise UsageError("teacher_windows needs the tf.data feed (TensorFlow): fed arrays, the crops are cut "
+                         "inside the model, where the teachers' answers per window cannot follow them")
     return dict(x=x_tr.astype(np.float32), y=targets, batch_size=cfg.batch_size, shuffle=True,
                 validation_batch_size=256,
                 validation_data=(x_va.astype(np.float32), smoothed_onehot(y_va)) if len(x_va) else None)

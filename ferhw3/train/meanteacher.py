@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..data.pipeline import eval_dataset, train_dataset
+from ..data.pipeline import eval_dataset, smoothed_onehot, train_dataset
 from ..errors import UsageError
 from ..runfiles import copy_file, save_model, stem_of
 from .fit import Result, split
@@ -82,8 +82,8 @@ def mean_teacher(model_fn, faces, cfg, x_unlabelled: np.ndarray, start_path: str
     student, teacher = step.model, model_fn()
     teacher.set_weights(start.get_weights())
 
-    labelled = train_dataset(faces.x[tr], faces.labels[tr], bs, step.aug, seed=cfg.seed,
-                             label_smoothing=cfg.label_smoothing, epochs=range(passes))
+    labelled = train_dataset(faces.x[tr], smoothed_onehot(faces.labels[tr], cfg.label_smoothing), bs, step.aug,
+                             seed=cfg.seed, epochs=range(passes))
     # two views of the same unlabelled faces: one shuffle seed, two augmentation seeds
     n_u = per_pass * passes * bs
     reps = int(np.ceil(n_u / max(len(x_unlabelled), 1))) + 1  # whole batches only: one pass spare

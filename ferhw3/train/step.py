@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import keras
 
 from ..cpu import CPUINFO, cpu_flags
-from ..data.pipeline import augmenter
+from ..data.pipeline import augmenter, eraser
 from .config import Config
 from .models import fuse_batch_norm
 from .optim import compile_model
@@ -39,6 +39,9 @@ def recipe_augmenter(cfg: Config, side: int, in_model: bool = False):
     if not cfg.augment:
         return None
     crop = cfg.crop if cfg.crop and cfg.crop < side else 0
+    if cfg.teacher_windows and cfg.teachers and not in_model:
+        # the tf.data stream cuts and mirrors the windows itself (ferhw3.data.pipeline.window_batch)
+        return eraser(cfg.erase, seed=cfg.seed) if cfg.erase else None
     return augmenter(crop, cfg.rotation, cfg.zoom, cfg.shift, seed=cfg.seed, erase=cfg.erase, in_model=in_model,
                      side=side)
 
