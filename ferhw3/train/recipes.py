@@ -73,7 +73,7 @@ RECIPES = {r.name: r for r in [
            dict(arch="resnet-preact", precision="mixed_bfloat16", epochs=300, max_epochs=300, minutes=120.0,
                 warmup_epochs=3, patience=10000, rotation=10.0, zoom=0.2, shift=0.1, erase=0.5),
            produced=("resnet-affine.h5", "resnet-affine_all-faces.h5", "resnet-affine-s1.h5",
-                     "resnet-affine-s2.h5", "resnet-crops-200.h5")),
+                     "resnet-affine-s2.h5", "resnet-crops-200.h5", "resnet-mixup-200.h5")),
     Recipe("vgg-mixup", "the one-hour network with mixup (alpha 0.4) over label smoothing, the published "
            "geometry and no erasing: another view of the faces for the ensemble; epochs sized to a CPU time "
            "budget (minutes=M, at most 300)",
