@@ -28,7 +28,11 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
     config asks, self-train it on `cfg.self_train`'s faces. Bad files fail before training."""
     RunFiles(out).refuse_if_busy()  # before the data loads: a second run on OUT fails at once
     cfg = for_this_machine(cfg)
-    teachers = [load_model(model_path(t)) for t in cfg.teachers]  # a bad model fails before the data loads
+    # many answers per face (teacher_windows) go to the prediction engine, 4x Keras's speed for a VGG
+    from ..infer.engine import load_predictor
+
+    load = load_predictor if cfg.teacher_windows else load_model
+    teachers = [load(model_path(t)) for t in cfg.teachers]  # a bad model fails before the data loads
     faces = take_faces(load_faces(train_csv, expect="train"), limit, cfg, train_csv)
     unlabelled = load_faces(cfg.self_train) if cfg.self_train else None
     distil_on = load_faces(cfg.unlabelled) if cfg.unlabelled else None
@@ -38,12 +42,9 @@ def train_cnn(train_csv: str, cfg: Config, out: str, resume: bool = False, init:
     if teachers:
         for path in cfg.teachers:
             distill.warn_if_other_split(model_path(path), cfg.validation_seed, cfg.val_size, len(faces))
-        if cfg.teacher_windows:  # many answers per face: on the prediction engine, 4x Keras's speed for a VGG
-            from ..infer.engine import load_predictor
-
-            paths = [model_path(t) for t in cfg.teachers]
-            teacher = distill.window_teacher([load_predictor(p) for p in paths], paths, cfg.crop, cfg.teacher_windows,
-                                             RunFiles(out).stem)
+        if cfg.teacher_windows:
+            teacher = distill.window_teacher(teachers, [model_path(t) for t in cfg.teachers], cfg.crop,
+                                             cfg.teacher_windows, RunFiles(out).stem)
         else:
             teacher = distill.ensemble_teacher(teachers)
     if distil_on is not None:  # their target is the teacher's alone: (1 - w) x teacher + w x teacher
