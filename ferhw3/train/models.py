@@ -121,6 +121,8 @@ ARCHITECTURES = {
     # depth where it is cheap: a third convolution at 10x10 and at 5x5 (x1.2 the step time)
     "vgg-bn-deep": lambda scale=1.0: _vgg_bn_scaled(scale, convs=(1, 2, 3, 3)),
     "vgg-bn-deep-wide": lambda scale=1.0: _vgg_bn_scaled(scale, widths=(32, 64, 160, 320), convs=(1, 2, 3, 3)),
+    # deep-wide at 1.2-1.5x the width (4.3M parameters, 1.5x the step): capacity for 300-epoch members
+    "vgg-bn-xl": lambda scale=1.0: _vgg_bn_scaled(scale, widths=(48, 96, 192, 384), convs=(1, 2, 3, 3)),
     # for the normalisation ablation: raw 0-255 input (batch norm still follows each conv)
     "vgg-bn-raw": lambda scale=1.0: _vgg_bn_scaled(scale, normalise=False),
     "resnet-preact": lambda scale=1.0: resnet_preact(head_dropout=min(0.3 * scale, 0.9)),
