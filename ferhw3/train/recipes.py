@@ -87,7 +87,8 @@ RECIPES = {r.name: r for r in [
            dict(_GPU, erase=0.5, epochs=8, lr=0.01, warmup_epochs=0, teachers=_shipped_ensemble(), distill=0.5),
            start="vgg-bn-deep-wide_300ep-erase.h5",
            produced=("vgg-bn-deep-wide_300ep-erase_distilled.h5",
-                     "vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5", "distil-resnet.h5", "distil-windows.h5")),
+                     "vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5", "distil-resnet.h5", "distil-windows.h5",
+                     "distil-scratch-200.h5")),
     Recipe("dnn", "train_dnn.py's default: the parameter-matched dense baseline; whole faces (a dense layer "
            "needs them), shifts instead of crops, full dropout",
            dict(crop=0, epochs=40, patience=10, lr=0.02, shift=0.1, dropout=1.0),
