@@ -88,7 +88,7 @@ RECIPES = {r.name: r for r in [
            start="vgg-bn-deep-wide_300ep-erase.h5",
            produced=("vgg-bn-deep-wide_300ep-erase_distilled.h5",
                      "vgg-bn-deep-wide_300ep-erase_distilled_all-faces.h5", "distil-resnet.h5", "distil-windows.h5",
-                     "distil-scratch-200.h5")),
+                     "distil-scratch-200.h5", "distil-xl.h5")),
     Recipe("dnn", "train_dnn.py's default: the parameter-matched dense baseline; whole faces (a dense layer "
            "needs them), shifts instead of crops, full dropout",
            dict(crop=0, epochs=40, patience=10, lr=0.02, shift=0.1, dropout=1.0),
