@@ -68,7 +68,8 @@ RECIPES = {r.name: r for r in [
            "scale 0.8-1.2, shifts 0.1, in one batched gather on the accelerator (ferhw3.data.affine)",
            dict(_GPU, erase=0.5, rotation=10.0, zoom=0.2, shift=0.1), produced=("vgg-affine-300.h5",)),
     Recipe("gpu-300-xl", "gpu-300-erase in a wider network, vgg-bn-xl (48/96/192/384 filters, 4.3M parameters, "
-           "1.5x the step): whether capacity lifts a 300-epoch member", dict(_GPU, arch="vgg-bn-xl", erase=0.5)),
+           "1.5x the step): whether capacity lifts a 300-epoch member", dict(_GPU, arch="vgg-bn-xl", erase=0.5),
+           produced=("vgg-xl-120.h5",)),
     Recipe("resnet-affine", "another family for the ensemble: a pre-activation ResNet (11 convolutions, 2.7M "
            "parameters) in bfloat16 with the published networks' geometry (rotation 10 degrees, scale 0.8-1.2, "
            "shifts 0.1) and random erasing; its epochs sized to a CPU time budget (minutes=M, at most 300)",
