@@ -30,7 +30,6 @@ def main():
     p.add_argument("--results", default=os.path.join(HERE, "results_engine.md"))
     args = p.parse_args()
     cli.quiet_tensorflow()
-    import keras
     import numpy as np
 
     from ferhw3.data.read import load_faces
@@ -46,21 +45,18 @@ def main():
         except SeenFaces:
             test = os.path.join(os.path.dirname(args.data), "test.csv.gz")
             x, y = load_faces(test, expect="test").x[:2871], None
-        model = cli.load_model(path)
-        f32 = keras.Model.from_config(engine._float32_config(model.get_config()))
-        f32.set_weights(model.get_weights())
-        tf_engine = engine.KerasPredictor(f32)
+        tf_engine = engine.KerasPredictor(cli.load_model(path, float32=True))
         ov = engine.load_predictor(path, "openvino")
         for tta in args.tta.split(","):
             try:
-                check_tta(model, tta)
+                check_tta(tf_engine, tta)
             except ValueError:
                 continue
             t = time.perf_counter()
             ref = predict_proba([tf_engine], x, tta=tta).argmax(1)
             tf_rate = len(x) / (time.perf_counter() - t)
-            for precision in ("bf16", "f32"):
-                ov.precision, ov.compiled = precision, {}
+            for precision in ("bf16", "f32") + (("int8",) if ov.int8 is not None else ()):
+                ov._runs_at, ov.compiled = precision, {}
                 predict_proba([ov], x[:256], tta=tta)  # compile outside the timing
                 t = time.perf_counter()
                 got = predict_proba([ov], x, tta=tta).argmax(1)

@@ -27,6 +27,7 @@ COMMANDS = {
     "export": ("tools", "a model as OpenVINO IR"),
     "pack": ("tools", "faces as WebP mosaics in one .npz"),
     "compact": ("tools", "a .h5 model's weights as float16"),
+    "quantize": ("tools", "int8 copies of .h5 models, calibrated on training faces (needs nncf)"),
 }
 # the modules commands need beyond the base install -> the extra that brings them
 EXTRAS = {**dict.fromkeys(("keras", "tensorflow", "pandas", "sklearn", "matplotlib"), "train"),

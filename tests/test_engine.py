@@ -122,7 +122,8 @@ def test_shipped_style_h5_needs_no_cache_and_bad_files_are_one_line(tmp_path, mo
         engine.load_predictor(str(tmp_path / "rgb.h5"), "openvino")
 
 
-def test_bfloat16_models_run_in_bf16_with_amx_and_in_f32_without(tmp_path, monkeypatch):
+def test_bfloat16_models_run_at_the_precision_measured_fastest_or_forced(tmp_path, monkeypatch):
+    keras.utils.set_random_seed(0)  # the same network whatever ran before in this process
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         model = jiggled(build_cnn("vgg-bn"))
@@ -130,10 +131,22 @@ def test_bfloat16_models_run_in_bf16_with_amx_and_in_f32_without(tmp_path, monke
         keras.mixed_precision.set_global_policy("float32")
     model.save(tmp_path / "bf.h5")
     ov = engine.load_predictor(str(tmp_path / "bf.h5"), "openvino")
-    assert ov.precision == "bf16"
-    monkeypatch.setattr(engine, "has_amx", lambda: False)
+    assert ov.precision == "bf16" and ov.allowed() == ["f32", "bf16"]
+    from ferhw3.infer import precision
+
+    monkeypatch.setattr(precision, "probe", lambda *a: {"f32": 1.0, "bf16": 2.0})  # bf16 slower here
     assert ov.runs_at() == "f32"
-    monkeypatch.setattr(engine, "has_amx", lambda: True)
+    ov._runs_at = None
+    monkeypatch.setattr(precision, "probe", lambda *a: {"f32": 2.0, "bf16": 1.0})
+    assert ov.runs_at() == "bf16"
+    ov._runs_at = None
+    monkeypatch.setenv("FERHW3_PRECISION", "f32")  # the override wins over the measurement
+    assert ov.runs_at() == "f32"
+    ov._runs_at = None
+    monkeypatch.setenv("FERHW3_PRECISION", "int8")  # a precision the model lacks: f32
+    assert ov.runs_at() == "f32"
+    ov._runs_at = None
+    monkeypatch.setenv("FERHW3_PRECISION", "bf16")
     assert ov.runs_at() == "bf16"
     x, _ = random_faces(256, seed=3)
     ref = keras.models.load_model(tmp_path / "bf.h5", compile=False).predict(x.astype(np.float32), verbose=0)

@@ -95,6 +95,8 @@ def test_every_figure_is_produced_and_not_blank(tmp_path):
     for p in paths:
         assert os.path.getsize(p) > 1000
         not_blank(p)
+        assert Image.open(p).mode == "RGB"  # opaque: no alpha channel to store
+    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
     md = explain.summary_markdown(model)
     assert "conv4_2" in md and "total trainable" in md
     assert "Total params" in explain.summary_text(model)

@@ -156,6 +156,11 @@ def test_a_wheel_installs_into_a_clean_venv_and_predicts_from_anywhere(tmp_path)
         pytest.skip("the package index cannot be reached to build the wheel")
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next(wheels.glob("ferhw3-*.whl"))
+    import zipfile
+
+    packed = {os.path.basename(n) for n in zipfile.ZipFile(wheel).namelist() if "/models/" in n or n.startswith("ferhw3/models")}
+    shipped_int8 = {f for f in os.listdir(os.path.join(ROOT, "models")) if ".int8." in f}
+    assert shipped_int8 and shipped_int8 <= packed  # the int8 copies travel with their models
     subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=300)
     r = _pip(venv, "install", "-q", str(wheel))
     if r.returncode and any(s in r.stdout + r.stderr for s in OFFLINE):

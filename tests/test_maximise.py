@@ -68,3 +68,24 @@ def test_total_variation_is_zero_for_flat_images_and_grows_with_noise():
     flat = np.full((1, 10, 10), 100.0)
     noisy = flat + np.random.default_rng(0).normal(0, 10, flat.shape)
     assert maximise.total_variation(flat)[0] == 0 and maximise.total_variation(noisy)[0] > 5
+
+
+def test_a_bfloat16_model_is_loaded_for_the_figures_in_float32(tmp_path):
+    """visualize.py computes in float32 on every CPU: the same numbers, no emulated bfloat16."""
+    import keras
+
+    from ferhw3.infer.modelfile import load_model
+    from ferhw3.train.models import build_cnn
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_cnn("vgg-bn")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.save(tmp_path / "bf.h5")
+    plain = load_model(str(tmp_path / "bf.h5"), float32=True)
+    assert all(layer.dtype_policy.name == "float32" for layer in plain.layers)
+    as_saved = load_model(str(tmp_path / "bf.h5"))
+    assert any(layer.dtype_policy.name == "mixed_bfloat16" for layer in as_saved.layers)
+    x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(plain.predict(x, verbose=0), as_saved.predict(x, verbose=0), atol=0.05)

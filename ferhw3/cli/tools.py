@@ -61,4 +61,32 @@ def export(argv) -> None:
     print(f"DONE export {argv[0]} -> {argv[1]} (OpenVINO IR)")
 
 
-TOOLS = {"compact": compact, "pack": pack, "export": export}
+def quantize(argv) -> None:
+    """quantize MODEL.h5 [MODEL.h5 ...] --data TRAIN_CSV: int8 copies beside the models."""
+    from ..infer.quantize import CALIBRATION_FACES, calibration_faces, quantize as write_int8
+
+    p = argparse.ArgumentParser(prog="ferhw3 quantize", description="int8 copies of .h5 models (NAME.int8.xml/.bin/"
+                                ".json beside each), calibrated on faces of the training part of a labelled CSV; "
+                                "prediction then runs a model in int8 where this CPU measured it fastest "
+                                "(ferhw3/infer/quantize.py says how; needs nncf)")
+    p.add_argument("models", nargs="+", metavar="MODEL.h5")
+    p.add_argument("--data", required=True, help="labelled faces (label,feature CSV) to calibrate on")
+    p.add_argument("--faces", type=int, default=CALIBRATION_FACES, help="faces to calibrate on (default: %(default)s)")
+    p.add_argument("--val-size", type=int, default=2871, help="the validation faces left out of the calibration "
+                   "(the project's split; default: %(default)s)")
+    args = p.parse_args(argv)
+    for m in args.models:
+        if not os.path.isfile(m) or not m.lower().endswith((".h5", ".hdf5")):
+            raise UsageError(f"{m}: not an .h5 model file")
+    try:
+        import nncf  # noqa: F401
+    except ImportError:
+        raise UsageError("ferhw3 quantize needs nncf: pip install nncf") from None
+    faces, source = calibration_faces(args.data, args.faces, val_size=args.val_size)
+    for m in args.models:
+        for path in write_int8(m, faces, source):
+            print(f"wrote {path}")
+    print(f"DONE quantize: {len(args.models)} model(s) in int8, calibrated on {len(faces):,} faces of {args.data}")
+
+
+TOOLS = {"compact": compact, "pack": pack, "export": export, "quantize": quantize}

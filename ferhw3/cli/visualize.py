@@ -28,6 +28,19 @@ from ferhw3 import cli
 from ferhw3.runfiles import RunFiles, init_chain, write_text
 
 
+_loaded: dict = {}
+
+
+def load(path: str):
+    """The model at `path`, loaded once per run and computing in float32 on every CPU: a
+    model trained in mixed_bfloat16 would otherwise make TensorFlow emulate bfloat16 where
+    the CPU has no bfloat16 instructions (a tenth of float32's speed or less), and the
+    figures are then the same on every machine."""
+    if path not in _loaded:
+        _loaded[path] = cli.load_model(path, float32=True)
+    return _loaded[path]
+
+
 def validation_split(args):
     """(x_val, y_val, val row numbers in the CSV) for args.model's split."""
     from ferhw3.infer.evaluate import SeenFaces, validation_faces
@@ -64,7 +77,7 @@ def cmd_confusion(args, val=None):
     from ferhw3.viz.explain import confusion
 
     x, y, _ = val or validation_split(args)
-    pred = predict_proba([cli.load_model(args.model)], x, tta="none").argmax(1)
+    pred = predict_proba([load(args.model)], x, tta="none").argmax(1)
     path = os.path.join(args.out, "confusion_matrix.png")
     cm, report = confusion(y, pred, path)
     txt = os.path.join(args.out, "classification_report.txt")
@@ -78,7 +91,7 @@ def cmd_saliency(args, val=None):
     from ferhw3.viz.explain import pick_faces, plot_saliency
 
     x, y, rows_in_csv = val or validation_split(args)
-    model = cli.load_model(args.model)
+    model = load(args.model)
     if args.rows:
         pos = {int(r): i for i, r in enumerate(rows_in_csv)}
         missing = [r for r in args.rows if r not in pos]
@@ -111,7 +124,7 @@ def conv_layer(model, path: str, name: str | None, default: int) -> str:
 def cmd_ascent(args):
     from ferhw3.viz.explain import gradient_ascent, plot_gradient_ascent
 
-    model = cli.load_model(args.model)
+    model = load(args.model)
     layer = conv_layer(model, args.model, args.layer, 1)
     n = model.get_layer(layer).output.shape[-1]
     filters = list(range(min(args.filters or n, n)))
@@ -128,7 +141,7 @@ def cmd_featuremaps(args, val=None):
     from ferhw3.data.read import CLASS_NAMES, load_faces
     from ferhw3.viz.explain import feature_maps, plot_feature_maps
 
-    model = cli.load_model(args.model)
+    model = load(args.model)
     layer = conv_layer(model, args.model, args.layer, 0)
     faces = load_faces(args.data, expect="train")
     if not 0 <= args.row < len(faces):
@@ -142,7 +155,7 @@ def cmd_featuremaps(args, val=None):
 def cmd_classes(args, val=None):
     from ferhw3.viz import maximise
 
-    model = cli.load_model(args.model)
+    model = load(args.model)
     x, _, _ = val or validation_split(args)
     t = time.time()
     starts = {"from grey": np.full((48, 48), maximise.GREY, np.float32),
@@ -157,7 +170,7 @@ def cmd_classes(args, val=None):
 def cmd_priors(args):
     from ferhw3.viz import maximise
 
-    model = cli.load_model(args.model)
+    model = load(args.model)
     layer = conv_layer(model, args.model, args.layer, len(conv_layers_of(model)) // 2)
     filters = list(range(min(args.filters or 8, model.get_layer(layer).output.shape[-1])))
     t, rows = time.time(), {}
@@ -179,7 +192,7 @@ def conv_layers_of(model):
 def cmd_depth(args):
     from ferhw3.viz import maximise
 
-    model = cli.load_model(args.model)
+    model = load(args.model)
     convs = conv_layers_of(model)
     if not convs:
         raise cli.UsageError(f"{args.model}: has no convolution layers (a dense model?); this figure needs a CNN")
@@ -205,7 +218,7 @@ def cmd_towards(args, val=None):
         if given.lower() not in names:
             raise cli.UsageError(f"{given}: not an expression ({', '.join(CLASS_NAMES)})")
     source, target = names[args.source.lower()], names[args.target.lower()]
-    model = cli.load_model(args.model)
+    model = load(args.model)
     x, y, _ = val or validation_split(args)
     # faces labelled `source` that the model also reads as `source`: a move from one reading to another
     labelled = x[y == source]
@@ -239,7 +252,7 @@ def cmd_summary(args):
     for label, p in (("cnn", args.model), ("dnn", args.dnn)):
         if not p:
             continue
-        m = cli.load_model(p)
+        m = load(p)
         for ext, text in (("txt", summary_text(m)), ("md", summary_markdown(m))):
             path = os.path.join(args.out, f"model_summary_{label}.{ext}")
             write_text(path, text)
@@ -254,19 +267,28 @@ def cmd_all(args):
     chain = init_chain(args.model)
     extra = [RunFiles(m).history for m in (args.also or []) + [args.dnn] if m]
     args.history = [csv for _, csv, _ in chain] + [h for h in extra if os.path.exists(h)]
+    timed = []
+
+    def figure(name, make, *a):
+        t = time.time()
+        out.extend(make(*a))
+        timed.append(f"{name} {time.time() - t:.1f} s")
+        print(f"[{len(timed)}/11] {name}: {time.time() - t:.1f} s")
+
     if args.history:
-        out += cmd_curves(args, {label: before for label, _, before in chain})
-    out += cmd_confusion(args, val)
-    out += cmd_saliency(args, val)
-    out += cmd_ascent(args)
-    out += cmd_classes(args, val)
+        figure("curves", cmd_curves, args, {label: before for label, _, before in chain})
+    figure("confusion", cmd_confusion, args, val)
+    figure("saliency", cmd_saliency, args, val)
+    figure("ascent", cmd_ascent, args)
+    figure("classes", cmd_classes, args, val)
     args.layer = None  # each figure's own default layer
-    out += cmd_priors(args)
-    out += cmd_depth(args)
-    out += cmd_towards(args, val)
+    figure("priors", cmd_priors, args)
+    figure("depth", cmd_depth, args)
+    figure("towards", cmd_towards, args, val)
     args.row = int(val[2][0]) if args.row is None else args.row
-    out += cmd_featuremaps(args)
-    out += cmd_summary(args)
+    figure("featuremaps", cmd_featuremaps, args)
+    figure("summary", cmd_summary, args)
+    print("figure times: " + ", ".join(timed))
     return out
 
 

@@ -1,5 +1,7 @@
-"""Prediction: predict (probabilities of a model or an ensemble, with test-time views),
-engine (OpenVINO or Keras, one `predict` for both), h5graph (an .h5 model built into
+"""Prediction: predict (probabilities of a model or an ensemble, with test-time views; an
+ensemble's labels without the views that cannot change them), engine (OpenVINO or Keras,
+one `predict` for both), precision (f32, bf16 or int8: the fastest measured on this CPU),
+quantize (int8 copies of a model), cache (what is worked out once per machine), h5graph (an .h5 model built into
 OpenVINO without TensorFlow), modelfile (loading a model, checked), manifest (the shipped
 models and their roles), compact (float16 model files), export (OpenVINO IR), outputs
 (every prediction file), evaluate (a model on its validation faces), photos and video

@@ -8,16 +8,17 @@ file, in milliseconds, without TensorFlow or Keras. Any other model (a `.keras` 
 layers) is converted through Keras when the `train` extra is installed, once, into a cache
 outside the repository (FERHW3_CACHE, default ~/.cache/ferhw3) keyed by the file's hash,
 and refused in one line naming the extra when it is not.
-A shipped model runs at the precision its manifest entry names (`openvino_precision`: bf16
-where its labels agree with TensorFlow's float32 ones on >= 99.5% of the validation faces
-and its accuracy moves by <= 0.1 point, bench/results_engine.md); another model in bf16 if
-it was trained in bfloat16, else in f32. bf16 is used only on CPUs with AMX: elsewhere it
-runs in f32, which is faster there.
+Each model runs at the fastest precision, measured on this CPU (`ferhw3.infer.precision`),
+among those its accuracy allows: f32 always; bf16 where its manifest entry names it
+(`openvino_precision`: labels agreeing with TensorFlow's float32 ones on >= 99.5% of the
+validation faces, bench/results_engine.md), or, for another model, where it trained in
+bfloat16; int8 where an int8 copy made from this very file sits beside it
+(`ferhw3.infer.quantize`; the shipped ones were measured paired per role,
+bench/results_speed.md).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,11 +26,11 @@ import threading
 
 import numpy as np
 
-from ..cpu import cpu_flags
 from ..errors import UsageError
 from . import no_telemetry, openvino
+from .cache import cache_dir, file_hash
 
-ENGINE_ENV, CACHE_ENV = "FERHW3_ENGINE", "FERHW3_CACHE"
+ENGINE_ENV = "FERHW3_ENGINE"
 BATCH = 256  # faces per inference request; requests run asynchronously, several at a time
 SMALL = 8    # the batch of a call with this many faces or fewer (a photo's, a service request's)
 
@@ -48,17 +49,6 @@ def engine_name() -> str:
     return "openvino"
 
 
-def has_amx() -> bool:
-    """True on a CPU with AMX (Intel's matrix units), where bf16 inference pays. Without it
-    (AVX512-BF16 only) OpenVINO's bf16 was the slower: the deep-wide network read the 7,178
-    test faces with centre TTA in 26.0 s in bf16 against 18.3 s in f32 on a 2-core Xeon."""
-    return "amx_bf16" in (cpu_flags() or ())
-
-
-def cache_dir() -> str:
-    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "ferhw3")
-
-
 class KerasPredictor:
     """A loaded Keras model as a predictor (the fallback engine)."""
 
@@ -72,33 +62,46 @@ class KerasPredictor:
 
 
 class OpenVINOPredictor:
-    """An OpenVINO model (an `openvino.Model`) compiled for each face size it is asked
-    about, at `precision`."""
+    """An OpenVINO model (an `openvino.Model`, and its int8 copy where there is one)
+    compiled for each face size it is asked about, at the fastest precision it allows
+    (`runs_at`)."""
 
     engine = "openvino"
 
-    def __init__(self, model, meta: dict):
+    def __init__(self, model, meta: dict, int8=None):
         ov = openvino()
 
-        self.core, self.meta, self.model = ov.Core(), meta, model
+        self.core, self.meta, self.model, self.int8 = ov.Core(), meta, model, int8
         self.precision, self.name = meta["precision"], meta["name"]
         side = meta["input_side"]
         self.input_shape = (None, side, side, 1)
         self.compiled = {}
         self._compiling = threading.Lock()
+        self._runs_at = None
+
+    def allowed(self) -> list[str]:
+        """The precisions its accuracy allows: f32, bf16 where `precision` is bf16, int8
+        where it has an int8 copy."""
+        return ["f32"] + (["bf16"] if self.precision == "bf16" else []) + (["int8"] if self.int8 is not None else [])
 
     def runs_at(self) -> str:
-        """The precision it computes in: `precision`, except that bf16 runs as f32 on a CPU
-        without AMX, where it measured slower (`has_amx`)."""
-        return self.precision if self.precision != "bf16" or has_amx() else "f32"
+        """The precision it computes in: the fastest allowed on this CPU, measured once
+        (`ferhw3.infer.precision.choose`)."""
+        if self._runs_at is None:
+            from .precision import choose
+
+            self._runs_at = choose(self.allowed(), self.model, self.int8)
+        return self._runs_at
 
     def _compiled(self, side: int, batch: int = BATCH):
         with self._compiling:  # threads share a predictor (the service): one compilation a shape
             if (side, batch) not in self.compiled:
-                model = self.model.clone()
+                precision = self.runs_at()
+                model = (self.int8 if precision == "int8" else self.model).clone()
                 model.reshape([batch, side, side, 1])
-                self.compiled[side, batch] = self.core.compile_model(
-                    model, "CPU", {"INFERENCE_PRECISION_HINT": self.runs_at(), "PERFORMANCE_HINT": "THROUGHPUT"})
+                self.compiled[side, batch] = self.core.compile_model(model, "CPU", {
+                    "INFERENCE_PRECISION_HINT": "f32" if precision == "int8" else precision,
+                    "PERFORMANCE_HINT": "THROUGHPUT"})
             return self.compiled[side, batch]
 
     def predict(self, x, batch_size=None, verbose=0):
@@ -131,19 +134,6 @@ class OpenVINOPredictor:
         return out[:n]
 
 
-def _float32_config(config):
-    """A Keras model config with every dtype policy float32 (OpenVINO's converter cannot take
-    bfloat16 constants; it applies bf16 itself when compiling)."""
-    if isinstance(config, dict):
-        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and "config" in config:
-            return {**config, "config": {**config["config"], "name": "float32"}}
-        return {k: ("float32" if k == "dtype" and v == "mixed_bfloat16" else _float32_config(v))
-                for k, v in config.items()}
-    if isinstance(config, list):
-        return [_float32_config(v) for v in config]
-    return config
-
-
 def trained_in_bfloat16(model) -> bool:
     return any(getattr(layer, "dtype_policy", None) is not None and layer.dtype_policy.name == "mixed_bfloat16"
                for layer in model.layers)
@@ -158,9 +148,10 @@ def convert(model, folder: str, half: bool = False) -> dict:
 
     ov = openvino()
 
-    # the model's own class rebuilds it: a Sequential's config is not a functional Model's
-    plain = type(model).from_config(_float32_config(model.get_config()))
-    plain.set_weights(model.get_weights())
+    from .modelfile import in_float32
+
+    # OpenVINO's converter cannot take bfloat16 constants; it applies bf16 itself when compiling
+    plain = in_float32(model)
     side = model.input_shape[1]
     fn = tf.function(lambda x: plain(x, training=False),
                      input_signature=[tf.TensorSpec([None, side, side, 1], tf.float32)])
@@ -183,14 +174,6 @@ def convert(model, folder: str, half: bool = False) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
-
-
-def file_hash(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def keras_available() -> bool:
@@ -254,7 +237,9 @@ def built_predictor(path: str) -> OpenVINOPredictor:
 
     meta = {"name": model.get_friendly_name(), "input_side": side,
             "precision": "bf16" if config_in_bfloat16(config) else "f32"}
-    predictor = OpenVINOPredictor(model, meta)
+    from .quantize import int8_model
+
+    predictor = OpenVINOPredictor(model, meta, int8_model(path))
     predictor.precision = (entry_for(path) or {}).get("openvino_precision", predictor.precision)
     return predictor
 

@@ -25,8 +25,32 @@ def quiet_tensorflow() -> None:
         os.close(devnull)
 
 
-def load_model(path: str):
-    """A saved .h5/.keras model for inference, or a UsageError naming the file."""
+def float32_config(config):
+    """A Keras model config with every dtype policy float32 (a model trained in
+    mixed_bfloat16 then computes in float32, as every CPU can without emulation)."""
+    if isinstance(config, dict):
+        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and "config" in config:
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {k: ("float32" if k == "dtype" and v == "mixed_bfloat16" else float32_config(v))
+                for k, v in config.items()}
+    if isinstance(config, list):
+        return [float32_config(v) for v in config]
+    return config
+
+
+def in_float32(model):
+    """`model` rebuilt in float32 with its weights (the model's own class: a Sequential's
+    config is not a functional Model's); the same model where it is float32 already."""
+    if all(getattr(layer, "dtype_policy", None) is None or layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    plain = type(model).from_config(float32_config(model.get_config()))
+    plain.set_weights(model.get_weights())
+    return plain
+
+
+def load_model(path: str, float32: bool = False):
+    """A saved .h5/.keras model for inference, or a UsageError naming the file; with
+    `float32`, computing in float32 whatever precision it trained in (`in_float32`)."""
     if not os.path.exists(path):
         raise UsageError(f"{path}: model file not found")
     if os.path.isdir(path):
@@ -44,4 +68,4 @@ def load_model(path: str):
         raise UsageError(f"{path}: model expects input {shape}, not 48x48 grey faces (48, 48, 1)")
     if tuple(model.output_shape[1:]) != (7,):
         raise UsageError(f"{path}: model has output {tuple(model.output_shape[1:])}, not the 7 expression classes")
-    return model
+    return in_float32(model) if float32 else model
