@@ -75,7 +75,8 @@ def test_the_real_probe_times_each_precision_of_a_real_model(cache, tmp_path):
     model.save(tmp_path / "m.h5")
     p = engine.built_predictor(str(tmp_path / "m.h5"))
     seconds = precision.probe(p.model)
-    assert set(seconds) == {"f32", "bf16"} and all(0 < s < 1 for s in seconds.values())
+    # bf16 is timed where this CPU's OpenVINO compiles it (it may not without bfloat16 kernels)
+    assert "f32" in seconds and set(seconds) <= {"f32", "bf16"} and all(0 < s < 1 for s in seconds.values())
     assert (cache / "precision-probe.json").exists()
 
 
@@ -84,6 +85,7 @@ def quantized(tmp_path_factory):
     """A small trained-like CNN, its int8 copy calibrated on faces of a labelled CSV."""
     pytest.importorskip("nncf")
     folder = tmp_path_factory.mktemp("int8")
+    keras.utils.set_random_seed(0)  # the same network whatever ran before in this process
     model = jiggled(build_cnn("vgg-bn"), seed=4)
     path = str(folder / "m.h5")
     model.save(path)
