@@ -34,6 +34,7 @@ def main():
     args = p.parse_args()
     import numpy as np
 
+    from ferhw3.cpu import cpu_line
     from ferhw3.infer.engine import built_predictor
     from ferhw3.infer.evaluate import paired
     from ferhw3.infer.manifest import role
@@ -89,7 +90,7 @@ def main():
     one_view = (1,) * len(shipped)
     one, one_s = read(one_view)
     lines = ["$ python bench/ensemble_cost.py " + " ".join(sys.argv[1:]), "",
-             f"CPU: {cpu['cpu']}, {cpu['cores']} cores; precision per member: "
+             f"{cpu_line()}; OpenVINO {cpu['openvino']}; precision per member: "
              + ", ".join(f"{n} {p}" for n, p in zip(names, precisions)),
              "validation: 2,871 faces (stratified, seed 0), the split stand-in (" + ", ".join(map(os.path.basename, twins))
              + "); seconds: the shipped members' views on the 7,178 test faces, inference alone", "",

@@ -70,6 +70,7 @@ def main():
     args = p.parse_args()
     import numpy as np
 
+    from ferhw3.cpu import cpu_line
     from ferhw3.infer.engine import built_predictor
     from ferhw3.infer.evaluate import paired
     from ferhw3.infer.manifest import role, role_tta
@@ -80,8 +81,7 @@ def main():
     twins = stand_ins(args.twins)
     cpu = machine()
     lines = ["$ python bench/precision_roles.py " + " ".join(sys.argv[1:]), "",
-             f"CPU: {cpu['cpu']}, {cpu['cores']} cores, OpenVINO {cpu['openvino']}; flags: "
-             + " ".join(f for f in cpu["flags"].split() if f.startswith(("avx", "amx", "fma"))), ""]
+             f"{cpu_line()}; OpenVINO {cpu['openvino']}", ""]
     for name in args.roles.split(","):
         tta = role_tta(name) or "flip"
         split_models = at([built_predictor(m) for m in twins[name]], "f32")

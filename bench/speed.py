@@ -76,6 +76,7 @@ def main():
     args = p.parse_args()
     import gzip
 
+    from ferhw3.cpu import cpu_line
     from ferhw3.infer.precision import machine
     from ferhw3.runfiles import write_text
 
@@ -153,8 +154,7 @@ def main():
     title = f"## {m['cpu']}, {m['cores']} cores ({cpu_class(flags)})" + (
         f", oneDNN capped at {args.isa} (ONEDNN_MAX_CPU_ISA)" if args.isa else "")
     lines = [title, "", f"Measured {time.strftime('%Y-%m-%d')}: `python bench/speed.py " + " ".join(sys.argv[1:]) + "`; "
-             f"OpenVINO {m['openvino']}; flags: "
-             + " ".join(sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "sse4_2")))), "",
+             f"OpenVINO {m['openvino']}; {cpu_line()}", "",
              "| what | seconds | x yardstick | note |", "|---|---:|---:|---|"]
     lines += [f"| {w} | {s:.1f} | {s / yard:.2f} | {n} |".replace("| nan | nan |", "| - | - |") for w, s, n in rows]
     section = "\n".join(lines) + "\n"

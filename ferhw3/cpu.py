@@ -1,5 +1,6 @@
-"""What this CPU can do, read from its flags (Linux's /proc/cpuinfo): the training step's
-precision (bfloat16 or float32) and the inference engine's (bf16 or f32) both turn on it."""
+"""What this CPU is and can do, read from Linux's /proc/cpuinfo: the training step's precision
+(bfloat16 or float32) turns on its flags, and the inference engine keys its measured speeds
+on them (ferhw3.infer.precision)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,30 @@ def cpu_flags(cpuinfo: str = CPUINFO) -> set[str] | None:
                     for word in line.split()}
     except OSError:
         return None
+
+
+def cpu_name(cpuinfo: str = CPUINFO) -> str:
+    """The CPU's model name (x86's `model name`), or what Python's platform module says."""
+    import platform
+
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip().lower() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+SPEED_FLAGS = ("avx", "amx", "fma")  # the families that decide a network's speed here
+
+
+def cpu_line() -> str:
+    """One line naming this CPU for a results file: model name, cores, the vector and
+    matrix flags."""
+    import os
+
+    flags = sorted(f for f in (cpu_flags() or ()) if f.startswith(SPEED_FLAGS))
+    return f"CPU: {cpu_name()}, {os.cpu_count()} cores; flags: {' '.join(flags) or 'unknown'}"

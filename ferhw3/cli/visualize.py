@@ -268,12 +268,13 @@ def cmd_all(args):
     extra = [RunFiles(m).history for m in (args.also or []) + [args.dnn] if m]
     args.history = [csv for _, csv, _ in chain] + [h for h in extra if os.path.exists(h)]
     timed = []
+    figures = 9 + bool(args.history)
 
     def figure(name, make, *a):
         t = time.time()
         out.extend(make(*a))
         timed.append(f"{name} {time.time() - t:.1f} s")
-        print(f"[{len(timed)}/11] {name}: {time.time() - t:.1f} s")
+        print(f"[{len(timed)}/{figures}] {name}: {time.time() - t:.1f} s")
 
     if args.history:
         figure("curves", cmd_curves, args, {label: before for label, _, before in chain})

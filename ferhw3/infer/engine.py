@@ -14,7 +14,7 @@ among those its accuracy allows: f32 always; bf16 where its manifest entry names
 validation faces, bench/results_engine.md), or, for another model, where it trained in
 bfloat16; int8 where an int8 copy made from this very file sits beside it
 (`ferhw3.infer.quantize`; the shipped ones were measured paired per role,
-bench/results_speed.md).
+bench/results_precision_roles.md).
 """
 
 from __future__ import annotations

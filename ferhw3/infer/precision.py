@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -36,21 +35,10 @@ def machine() -> dict:
     """What the speeds depend on: the CPU's model name and flags, its cores, OpenVINO's
     version, and a cap on the instruction sets oneDNN may use (ONEDNN_MAX_CPU_ISA, which
     bench/speed.py sets to measure an AVX2 machine's code paths on a newer CPU)."""
+    from ..cpu import cpu_flags, cpu_name
     from . import openvino
 
-    name, flags = "", ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                if key == "model name" and not name:
-                    name = value.strip()
-                elif key in ("flags", "features") and not flags:
-                    flags = " ".join(sorted(value.split()))
-    except OSError:
-        pass
-    name = name or platform.processor() or platform.machine()
+    name, flags = cpu_name(), " ".join(sorted(cpu_flags() or ()))
     return {"cpu": name, "flags": flags, "cores": os.cpu_count(), "openvino": openvino().__version__.split("-")[0],
             "isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA", "")}  # oneDNN's own limit on the instructions it uses
 
