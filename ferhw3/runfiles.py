@@ -47,6 +47,17 @@ def real_target(path: str) -> str:
     return os.path.realpath(path) if os.path.islink(path) else path
 
 
+def file_mode(path: str) -> int:
+    """The permissions a file written at `path` gets: the file's own where it exists, else
+    what open() would give a new one (0666 less the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def replace_atomically(path: str, write, suffix: str = "") -> None:
     """Call write(temporary path), flush it to disk, then rename it over `path` (over the
     target of `path` when it is a symbolic link: the link is kept)."""
@@ -56,6 +67,7 @@ def replace_atomically(path: str, write, suffix: str = "") -> None:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, file_mode(path))  # mkstemp's file is private (0600): give it the mode the file would have
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

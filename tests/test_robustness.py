@@ -450,3 +450,20 @@ def test_ids_up_to_the_int64_maximum_are_kept(tmp_path):
 
     faces = load_csv(write_csv(tmp_path / "t.csv", x, ids, header="id,feature"))
     assert faces.ids.tolist() == [2**63 - 1, 5]
+
+
+def test_files_written_through_a_temporary_get_the_usual_permissions(tmp_path):
+    """A new file gets what open() would give it (0666 less the umask), not mkstemp's private
+    0600; a file written again keeps its own mode."""
+    from ferhw3.infer.outputs import write_submission
+
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "out.csv"
+        write_submission(str(new), np.arange(3), np.zeros(3, int))
+        assert new.stat().st_mode & 0o777 == 0o644
+        os.chmod(new, 0o640)
+        write_submission(str(new), np.arange(3), np.ones(3, int))
+        assert new.stat().st_mode & 0o777 == 0o640 and new.read_text().splitlines()[1] == "0,1"
+    finally:
+        os.umask(old)

@@ -113,3 +113,14 @@ def test_smooth_out_of_range_is_a_one_line_error(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(ROOT, "predict.py"), tmp_path, tmp_path / "o.csv", "--detect",
                         "--smooth", "1"], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "--smooth must be at least 0 and below 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_annotated_video_is_written_to_a_hidden_temporary_until_complete(tmp_path):
+    from ferhw3.infer.video import AnnotatedVideo
+
+    frame = np.zeros((64, 96, 3), np.uint8)
+    with AnnotatedVideo(str(tmp_path / "clip.faces.mp4"), 10) as out:
+        out.write(frame, [])
+        assert os.path.basename(out.tmp).startswith(".clip.faces.tmp-")  # a killed run leaves no video-looking file
+        assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out.tmp)]
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.faces.mp4"]

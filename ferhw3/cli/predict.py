@@ -6,6 +6,7 @@
     ferhw3 predict photos/ out.csv                       # face crops -> file,label,probabilities
     ferhw3 predict group.jpg out.csv --detect --annotate seen/   # find the faces in photos first
     ferhw3 predict clip.mp4 out.csv --detect --every 5 --annotate seen/   # faces tracked through a video
+    ferhw3 predict 0 out.csv --detect --every 1           # the first camera (or a stream URL), until Ctrl-C
 
 With several --model the class probabilities are averaged. Given a labelled file
 (`label,feature`, Kaggle's fer2013.csv, or class folders) the accuracy is printed too;
@@ -18,15 +19,29 @@ emotion and the seven probabilities by name (a photo without a face gets one row
 empty box). In a video each face keeps a track from frame to frame, its probabilities are
 smoothed along the track (--smooth), and OUT.tracks.csv sums up each track: first and last
 frame, frames seen, the emotion most often shown, the mean probabilities; --annotate writes
-an annotated copy of the video (.faces.mp4).
+an annotated copy of the video (.faces.mp4). Video faces are followed from frame to frame at
+frame rate (the photo search cut into parts, one read now and then, and a look around each
+face found: ferhw3.detect.follow); --thorough searches every read frame as a photo instead.
+A camera index (0, 1, ...) or a stream URL is read until it ends or Ctrl-C (or SIGTERM)
+stops it: the rows are written as the frames come, and the CSV is complete up to the last
+frame read. In a folder given to --detect, a photo or video that cannot be read is named on
+stderr and skipped, the others written, and the exit code is 3; hidden files (.DS_Store,
+macOS's ._name companions) are passed over quietly. A video that ends before the frames its
+container lists is said to be cut short, its frames kept. (A folder of face images read
+without --detect, as test data, stays strict: one unreadable image is the command's error.)
 """
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 
 from ferhw3 import cli
+from ferhw3.errors import DataError
+
+SKIPPED = 3  # the exit code of a --detect run over a folder that skipped unreadable files (the rest written)
 
 
 def parse_args(argv=None, prog=None):
@@ -61,12 +76,15 @@ def parse_args(argv=None, prog=None):
     photos.add_argument("--min-face", type=int, metavar="PX",
                         help="with --detect: the smallest face looked for, in pixels (default: the detector's, 30 for "
                              "blazeface; larger is faster on big pictures)")
+    photos.add_argument("--thorough", action="store_true",
+                        help="with --detect, in videos: search every read frame as a photo is searched (slow; "
+                             "default: faces followed from frame to frame)")
     photos.add_argument("--smooth", type=float, default=SMOOTH, metavar="S",
                         help=f"with --detect, in videos: the weight of the past in each track's moving average of "
                              f"probabilities, 0 to below 1 (0: none; default: {SMOOTH})")
     args = p.parse_args(argv)
-    if not args.detect and (args.annotate or args.align or args.margin is not None):
-        p.error("--annotate, --margin and --align go with --detect")
+    if not args.detect and (args.annotate or args.align or args.thorough or args.margin is not None):
+        p.error("--annotate, --margin, --align and --thorough go with --detect")
     if not 0 <= args.smooth < 1:
         p.error(f"--smooth must be at least 0 and below 1, got {args.smooth}")
     if args.min_face is not None and args.min_face < 8:
@@ -86,6 +104,18 @@ def annotated_path(folder: str, name: str, video: bool = False) -> str:
     return os.path.join(folder, f"{stem}.faces.{'mp4' if video else 'jpg'}")
 
 
+def annotated_paths(folder: str, files: list[str], below, videos) -> dict:
+    """Each input's annotated copy (`annotated_path`); inputs whose copies would share a name
+    (face.jpg and face.png) keep their own suffix in it (face.jpg.faces.jpg, face.png.faces.jpg)."""
+    plain = {f: annotated_path(folder, below(f), f in videos) for f in files}
+    taken = {}
+    for f, out in plain.items():
+        taken.setdefault(os.path.normcase(out), []).append(f)
+    kind = lambda f: "mp4" if f in videos else "jpg"  # noqa: E731
+    return {f: os.path.join(folder, f"{below(f)}.faces.{kind(f)}") if len(taken[os.path.normcase(out)]) > 1 else out
+            for f, out in plain.items()}
+
+
 def tracks_path(out_csv: str) -> str:
     """Where the summary of the videos' tracks goes: OUT.tracks.csv beside OUT.csv."""
     stem = out_csv[:-4] if out_csv.lower().endswith(".csv") else out_csv
@@ -98,11 +128,12 @@ def detect_main(args, model_paths, tta, start):
     from ferhw3 import detect
     from ferhw3.infer import photos
     from ferhw3.infer.outputs import face_rows, write_faces, write_tracks
-    from ferhw3.infer.video import read_video
+    from ferhw3.infer.video import Stream, is_live, video_faces
     from ferhw3.runfiles import replace_atomically
 
-    files = photos.media_files(args.test_csv)
-    videos = [f for f in files if photos.is_video(f)]
+    live = is_live(args.test_csv)
+    files = [args.test_csv] if live else photos.media_files(args.test_csv)
+    videos = [f for f in files if live or photos.is_video(f)]
     cli.check_output_path(args.out_csv, inputs=files)
     if videos:
         cli.check_output_path(tracks_path(args.out_csv), inputs=files)
@@ -110,21 +141,24 @@ def detect_main(args, model_paths, tta, start):
     folder = os.path.isdir(args.test_csv)
 
     def below(path):  # the file's name below the folder read (a single file: its own name)
+        if live:  # camera 0 -> camera-0; a stream URL -> its last part
+            return f"camera-{path}" if path.isdigit() else os.path.basename(path.split("?")[0].rstrip("/")) or "stream"
         return os.path.relpath(path, args.test_csv) if folder else os.path.basename(path)
 
+    copies = {}  # input -> its annotated copy
     if args.annotate:
         if os.path.exists(args.annotate) and not os.path.isdir(args.annotate):
             raise cli.UsageError(f"{args.annotate}: --annotate names a file; give it a folder")
-        for f in files:  # refused before any work, not half-way through
-            out = annotated_path(args.annotate, below(f), photos.is_video(f))
+        copies = annotated_paths(args.annotate, files, below, videos)
+        for out in copies.values():  # refused before any work, not half-way through
             if os.path.abspath(out) in inputs:
                 raise cli.UsageError(f"{out}: is also an input; writing it would destroy it, choose another --annotate")
         os.makedirs(args.annotate, exist_ok=True)
     finder = detect.create(args.detector, **({} if args.min_face is None else {"min_face": args.min_face}))
     reader = photos.Recogniser(model_paths, tta=tta, align=args.align, detector=finder,
                                **({} if args.margin is None else {"margin": args.margin}))
-    root = args.test_csv if os.path.isdir(args.test_csv) else os.path.dirname(args.test_csv)
-    counts = {"pictures": 0, "faces": 0, "empty": 0, "annotated": 0}
+    root = args.test_csv if os.path.isdir(args.test_csv) else "" if live else os.path.dirname(args.test_csv)
+    counts = {"pictures": 0, "faces": 0, "empty": 0, "annotated": 0, "skipped": 0}
     tracks = []  # (file, summary row) of each video's tracks
 
     def counted(name, frame, faces):
@@ -134,41 +168,69 @@ def detect_main(args, model_paths, tta, start):
             counts["empty"] += 1
             print(f"{name}{'' if frame is None else f' frame {frame}'}: no face found", file=sys.stderr)
 
-    def annotated_out(path, video):
-        out = annotated_path(args.annotate, below(path), video)
+    def annotated_out(path):
+        out = copies[path]
         os.makedirs(os.path.dirname(out), exist_ok=True)
         counts["annotated"] += 1
         return out
 
+    def video_rows(path, name):
+        stream, read, info = Stream(reader, args.smooth, args.thorough), 0, {}
+        for frame, faces in video_faces(stream, path, args.every, annotated_out(path) if args.annotate else None,
+                                        stop=stop, info=info):
+            counted(name, frame, faces)
+            read += 1
+            yield from face_rows(name, frame, faces)
+        summary = stream.tracker.summary()
+        tracks.extend((name, r) for r in summary)
+        print(f"{name}: {read} frames read ({stream.mode}), {len(summary)} tracks"
+              + (" (stopped)" if stop.is_set() else ""), file=sys.stderr)
+        if info.get("decoded", 0) < info.get("listed", 0) - 1:  # containers may list a frame they lack
+            print(f"{name}: the video ended after {info['decoded']} of the {info['listed']} frames its container "
+                  f"lists (cut short?); the frames read are kept", file=sys.stderr)
+
+    def photo_rows(path, name):
+        rgb = photos.photo(path)
+        faces = reader.faces(rgb)
+        counted(name, None, faces)
+        if args.annotate:
+            picture = photos.annotate(rgb, faces)
+            replace_atomically(annotated_out(path), lambda tmp: picture.save(tmp, format="JPEG", quality=92))
+        return face_rows(name, None, faces)
+
     def all_rows():
         for path in files:
             name = os.path.relpath(path, root) if root else path
-            if photos.is_video(path):
-                seen = read_video(reader, path, args.every, args.smooth,
-                                  annotated=annotated_out(path, True) if args.annotate else None,
-                                  on_read=lambda frame, faces: counted(name, frame, faces))
-                summary = seen.summary()
-                tracks.extend((name, r) for r in summary)
-                print(f"{name}: {len(seen.frames)} frames read, {len(summary)} tracks", file=sys.stderr)
-                for frame, faces in seen.frames:
-                    yield from face_rows(name, frame, faces)
-                continue
-            rgb = photos.photo(path)
-            faces = reader.faces(rgb)
-            counted(name, None, faces)
-            if args.annotate:
-                picture = photos.annotate(rgb, faces)
-                replace_atomically(annotated_out(path, False), lambda tmp: picture.save(tmp, format="JPEG", quality=92))
-            yield from face_rows(name, None, faces)
+            try:
+                yield from video_rows(path, name) if path in videos else photo_rows(path, name)
+            except DataError as e:
+                if not folder:  # the one file named: its error is the command's
+                    raise
+                counts["skipped"] += 1
+                print(f"{name}: skipped: {str(e).replace(path + ': ', '')}", file=sys.stderr)
+        if folder and counts["skipped"] == len(files):
+            raise DataError(f"{args.test_csv}: none of its {len(files)} photos and videos could be read")
 
-    write_faces(args.out_csv, all_rows())
+    stop = threading.Event()
+    if live:  # Ctrl-C or SIGTERM ends a camera's reading as its end would; a second one aborts
+        def stopping(signum, frame):
+            stop.set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            print(f"{args.test_csv}: stopping after this frame ({signal.Signals(signum).name})", file=sys.stderr)
+        signal.signal(signal.SIGINT, stopping)
+        signal.signal(signal.SIGTERM, stopping)
+    write_faces(args.out_csv, all_rows(), flush=live)
     if videos:
         write_tracks(tracks_path(args.out_csv), tracks)
     note = f", {counts['annotated']} annotated copies in {args.annotate}" if args.annotate else ""
     note += f", {len(tracks)} tracks in {tracks_path(args.out_csv)}" if videos else ""
+    skipped = f", {counts['skipped']} of {len(files)} files skipped (unreadable)" if counts["skipped"] else ""
     print(f"DONE {args.out_csv}: {counts['faces']} faces in {counts['pictures']} pictures "
-          f"({counts['empty']} without a face), {reader.detector.name} detector, {len(reader.models)} model(s) on "
-          f"{reader.engine}, tta={tta}{note}, {time.time() - start:.1f} s")
+          f"({counts['empty']} without a face){skipped}, {reader.detector.name} detector, {len(reader.models)} model(s) "
+          f"on {reader.engine}, tta={tta}{note}, {time.time() - start:.1f} s")
+    if counts["skipped"]:
+        sys.exit(SKIPPED)
 
 
 def main(argv=None, prog=None):

@@ -156,6 +156,52 @@ def _grey8(im):
     return im.convert("L")
 
 
+def _rgb8(im):
+    """Any Pillow image as 8-bit RGB by the rules of `_grey8` (upright, deep images scaled,
+    transparency on white): what the photo path draws on, whose grey is `_grey8`'s."""
+    from PIL import ImageOps
+
+    im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I") or im.mode == "F":
+        return _grey8(im).convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        return _opaque_on_white(im.convert("RGBA"))
+    return im.convert("RGB")
+
+
+def array_image(a: np.ndarray):
+    """A numpy picture as the Pillow image a file of it would open as, so that `_grey8` and
+    `_rgb8` read it by the same rules: grey HxW (or HxWx1), RGB HxWx3 or RGBA HxWx4, of any
+    integer or float type. 8-bit as it is, 16-bit unsigned scaled from 0-65535; other
+    integers and floats by the range their values are in (floats up to 1: 0-1; up to 255:
+    0-255; else 0-65535), as a 32-bit integer or float image file is."""
+    from PIL import Image
+
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
+        raise ValueError(f"an image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {a.shape}")
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    if a.ndim == 2:
+        if a.dtype == np.uint8:
+            return Image.fromarray(a, "L")
+        if a.dtype == np.uint16:
+            return Image.frombytes("I;16", (a.shape[1], a.shape[0]), np.ascontiguousarray(a, "<u2").tobytes())
+        if np.issubdtype(a.dtype, np.floating):
+            return Image.fromarray(np.nan_to_num(a.astype(np.float32)), "F")
+        return Image.fromarray(np.clip(a, 0, 2**31 - 1).astype(np.int32), "I")
+    if a.dtype != np.uint8:  # colour of another depth: to 8 bits by the range rule above
+        if np.issubdtype(a.dtype, np.floating):
+            peak = float(np.nanmax(a, initial=0))
+            top = 1.0 if peak <= 1.0 else 255.0 if peak <= 255 else 65535.0
+        else:
+            top = 65535.0 if a.dtype == np.uint16 or float(a.max(initial=0)) > 255 else 255.0
+        a = np.clip(np.rint(np.nan_to_num(a.astype(np.float64)) * (255.0 / top)), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(a), "RGB" if a.shape[2] == 3 else "RGBA")
+
+
 def _opaque_on_white(im):
     """An RGBA image as RGB: its alpha first scaled so that its most opaque pixel is fully
     opaque (a face made uniformly half-transparent reads as the same face), then what is
@@ -184,7 +230,9 @@ def open_image(path, convert=None, name: str | None = None):
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
-                if convert:
+                if convert == "RGB":  # the photo path's: the same pixel rules as grey
+                    im = _rgb8(opened)
+                elif convert:
                     im = ImageOps.exif_transpose(opened).convert(convert)
                 else:
                     im = _grey8(opened)
@@ -220,10 +268,11 @@ def load_images(paths: list[str], root: str = "") -> Faces:
     return Faces(x=x, ids=np.arange(len(paths)), path=root or (paths[0] if paths else ""), names=names)
 
 
-def files_under(folder: str, suffixes: tuple) -> tuple[list[str], int]:
+def files_under(folder: str, suffixes: tuple, hidden: bool = True) -> tuple[list[str], int]:
     """(paths relative to `folder` of the files with one of `suffixes` in it and in all its
     subfolders, sorted; how many other files there are). Links to folders are followed,
-    each real folder read once."""
+    each real folder read once. Without `hidden`, files and folders whose names start with
+    a dot (.DS_Store, macOS's ._name companions, .git) are passed over, uncounted."""
     found, others, seen = [], 0, set()
     for here, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(here)
@@ -231,6 +280,9 @@ def files_under(folder: str, suffixes: tuple) -> tuple[list[str], int]:
             dirs[:] = []
             continue
         seen.add(real)
+        if not hidden:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            files = [f for f in files if not f.startswith(".")]
         dirs.sort()
         rel = os.path.relpath(here, folder)
         for f in files:

@@ -61,6 +61,9 @@ MIN_FACE = 30        # pixels: the smallest face looked for
 TURNS = (-25.0, 25.0)
 TURNED_MIN = 2.0
 EDGE = 0.02          # of a tile's side: faces this close to a tile's inner edge may be cut off
+# the largest network input read at once, pixels a side: a larger level is read in tiles
+# (a 9000x7000 photo read whole peaked at 13.8 GB)
+MOST_INPUT = 2048
 # chosen by `python bench/photos.py --fit`: the framing that read the faces found best, on pasted
 # validation faces that the bench does not score (bench/results_photos_fit.md)
 FRAMINGS = {"short": Framing(1.15, 0.0, -0.15), "full": Framing(1.15, 0.0, -0.05)}
@@ -107,6 +110,33 @@ def pyramid(width: int, height: int, min_face: float, side: int, step: float = 2
         scale /= step
         scales.append(scale)
     return scales
+
+
+def input_tiles(width: int, height: int, overlap: int, most: int = None):
+    """(x, y, w, h) of the tiles, in a level's input pixels, that an input larger than
+    `most` on a side is read in: neighbours overlap by `overlap` (more than a face the level
+    keeps), so each face lies whole in one tile; memory stays bounded however large the
+    picture (a 9000x7000 photo's finest level is an 11520x8960 input)."""
+    most = MOST_INPUT if most is None else most
+    if width <= most and height <= most:
+        return [(0, 0, width, height)]
+
+    def starts(total):
+        if total <= most:
+            return [0]
+        return list(range(0, total - most, most - overlap)) + [total - most]
+
+    return [(x, y, min(most, width), min(most, height)) for y in starts(height) for x in starts(width)]
+
+
+def inside_tile(b: np.ndarray, x0, y0, tw, th, iw, ih) -> np.ndarray:
+    """Which boxes (centre x, y, w, h in a tile's pixels) keep clear of the tile's inner
+    edges (those that are not the input's own): a face cut by one is whole in a neighbour."""
+    edge = EDGE * max(tw, th)
+    left, top = b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2
+    right, bottom = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+    return (((left > edge) | (x0 <= 0)) & ((right < tw - edge) | (x0 + tw >= iw))
+            & ((top > edge) | (y0 <= 0)) & ((bottom < th - edge) | (y0 + th >= ih)))
 
 
 def tiles(width: int, height: int, min_face: float, side: int):
@@ -183,20 +213,32 @@ class BlazeFace:
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return np.repeat(view[..., None], 3, axis=2)
 
-    def raw(self, grey: np.ndarray, min_face: float | None = None):
-        """Every candidate above the threshold over all views of the picture upright: boxes
-        (N, 4) as x, y, w, h, scores (N,), eyes (N, 4) as the picture-left eye's x, y then the
-        other's, in the picture's pixels."""
+    def levels(self, grey: np.ndarray, min_face: float | None = None) -> int:
+        """How many views `raw` reads the picture in: the pyramid's levels (short range), or
+        one, all its tiles in one call (full range)."""
+        h, w = grey.shape
+        return len(pyramid(w, h, self.min_face if min_face is None else min_face, self.side)) if self.convolutional else 1
+
+    def raw(self, grey: np.ndarray, min_face: float | None = None, levels=None):
+        """Every candidate above the threshold over all views of the picture upright (or the
+        pyramid's `levels` only, counted from the finest): boxes (N, 4) as x, y, w, h, scores
+        (N,), eyes (N, 4) as the picture-left eye's x, y then the other's, in the picture's pixels."""
         min_face = self.min_face if min_face is None else min_face
         h, w = grey.shape
         found = []  # (boxes, eyes, scores, keep) per view, in picture pixels
         if self.convolutional:
             scales = pyramid(w, h, min_face, self.side)
             for k, s in enumerate(scales):
+                if levels is not None and k not in levels:
+                    continue
                 iw, ih = (max(self.side, 16 * math.ceil(v * s / 16)) for v in (w, h))
-                b, e, sc = (v[0] for v in self._infer(self._view(grey, 0, 0, s, iw, ih)[None]))
-                keep = np.ones(len(sc), bool) if k == len(scales) - 1 else np.maximum(b[:, 2], b[:, 3]) <= LARGEST * self.side
-                found.append((b / s, e / s, sc, keep))
+                for x0, y0, tw, th in input_tiles(iw, ih, 2 * self.side):
+                    b, e, sc = (v[0] for v in self._infer(self._view(grey, x0 / s, y0 / s, s, tw, th)[None]))
+                    keep = np.ones(len(sc), bool) if k == len(scales) - 1 else np.maximum(b[:, 2], b[:, 3]) <= LARGEST * self.side
+                    if (tw, th) != (iw, ih):  # a tile: the faces it sees whole (its neighbour sees the others)
+                        keep &= inside_tile(b, x0, y0, tw, th, iw, ih)
+                    b = b + np.array([x0, y0, 0, 0], np.float32)
+                    found.append((b / s, (e + np.array([x0, y0, x0, y0], np.float32)) / s, sc, keep))
         else:
             plan = tiles(w, h, min_face, self.side)
             batch = np.stack([self._view(grey, x, y, self.side / t, self.side, self.side) for x, y, t in plan])
@@ -212,13 +254,12 @@ class BlazeFace:
                     keep &= ((x0 > x + edge) | (x <= 0)) & ((x1 < x + t - edge) | (x + t >= w))
                     keep &= ((y0 > y + edge) | (y <= 0)) & ((y1 < y + t - edge) | (y + t >= h))
                 found.append((b, eyes[k] / s + np.array([x, y, x, y], np.float32), scores[k], keep))
-        boxes, eyes, scores = [], [], []
+        boxes, eyes, scores = [np.zeros((0, 4), np.float32)], [np.zeros((0, 4), np.float32)], [np.zeros(0, np.float32)]
         for b, e, sc, keep in found:
             pick = keep & (sc > CANDIDATE) & (b[:, 2] > 0) & (b[:, 3] > 0)
-            b, e = b[pick], e[pick]
-            boxes.append(np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2], b[:, 3]], 1))
-            swap = e[:, 0] > e[:, 2]  # picture-left eye first
-            eyes.append(np.where(swap[:, None], e[:, [2, 3, 0, 1]], e))
+            b, e = corners(b[pick], e[pick])
+            boxes.append(b)
+            eyes.append(e)
             scores.append(sc[pick])
         return np.concatenate(boxes), np.concatenate(scores), np.concatenate(eyes)
 
@@ -261,14 +302,23 @@ class BlazeFace:
                 kept.append(d)
         return [k if k in upright else with_upright_boxes(k, upright) for k in kept]
 
-    def upright(self, grey: np.ndarray, min_face: float) -> list[Detection]:
+    def upright(self, grey: np.ndarray, min_face: float, levels=None, known=()) -> list[Detection]:
         """The faces of at least `min_face` pixels whose two looks at the picture as it is
-        score the threshold or more on average."""
-        boxes, scores, eyes = self.raw(grey, min_face)
+        (at the pyramid's `levels` only, where given) score the threshold or more on average;
+        not those overlapping a `known` box (x, y, w, h) by more than MERGE_IOU."""
+        boxes, scores, eyes = self.raw(grey, min_face, levels)
         found = [d for d in merge(boxes, scores, eyes) if max(d.box[2], d.box[3]) >= min_face * 0.75]
-        found = drop_parts(found)
+        found = [d for d in drop_parts(found) if not any(iou(d.box, k) > MERGE_IOU for k in known)]
         second = self.second_look(grey, found)
         return [replace(d, score=float((d.score + s) / 2)) for d, s in zip(found, second) if (d.score + s) / 2 >= self.threshold]
+
+
+def corners(boxes: np.ndarray, eyes: np.ndarray):
+    """The network's boxes (centre x, y, w, h) as x, y, w, h, and its eyes with the one on
+    the picture's left first."""
+    xywh = np.stack([boxes[:, 0] - boxes[:, 2] / 2, boxes[:, 1] - boxes[:, 3] / 2, boxes[:, 2], boxes[:, 3]], 1)
+    swap = eyes[:, 0] > eyes[:, 2]
+    return xywh, np.where(swap[:, None], eyes[:, [2, 3, 0, 1]], eyes)
 
 
 def turned(grey: np.ndarray, angle: float):

@@ -5,7 +5,7 @@ quantize (int8 copies of a model), cache (what is worked out once per machine), 
 OpenVINO without TensorFlow), modelfile (loading a model, checked), manifest (the shipped
 models and their roles), compact (float16 model files), export (OpenVINO IR), outputs
 (every prediction file), evaluate (a model on its validation faces), photos and video
-(faces in pictures and films: detect, frame, read, track)."""
+(faces in pictures and films: detect, frame, read, track), draw (faces drawn on them)."""
 
 import contextlib
 import importlib

@@ -23,10 +23,10 @@ def csv_field(text: str) -> str:
     return text
 
 
-def write_csv_atomic(path: str, header: str, rows) -> None:
+def write_csv_atomic(path: str, header: str, rows, flush: bool = False) -> None:
     """Write `header` then one line per row (an iterable of str), all or nothing: through a
     temporary file and a rename, or straight into a special file the user named (/dev/stdout,
-    a FIFO)."""
+    a FIFO); with `flush`, each row reaches the file as it comes (a camera's rows)."""
     from ..runfiles import replace_atomically
 
     def write(target):
@@ -34,6 +34,8 @@ def write_csv_atomic(path: str, header: str, rows) -> None:
             f.write(header + "\n")
             for row in rows:
                 f.write(row + "\n")
+                if flush:
+                    f.flush()
 
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -84,9 +86,9 @@ def face_rows(name: str, frame, faces) -> list[str]:
                       *(f"{p:.4f}" for p in f.probs)]) for i, f in enumerate(faces)]
 
 
-def write_faces(path: str, rows) -> None:
+def write_faces(path: str, rows, flush: bool = False) -> None:
     """The faces found in photos and videos: FACE_COLUMNS, rows from `face_rows`."""
-    write_csv_atomic(path, ",".join(FACE_COLUMNS), rows)
+    write_csv_atomic(path, ",".join(FACE_COLUMNS), rows, flush)
 
 
 def write_tracks(path: str, rows) -> None:

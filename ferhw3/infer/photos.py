@@ -16,12 +16,14 @@ faces better than the default network alone (REPORT section 11).
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import detect
+from .draw import annotate  # noqa: F401  (where it was first: ferhw3.infer.photos.annotate)
 from ..data.read import CLASS_NAMES, IMG_SIZE, IMAGE_SUFFIXES, describe_found, files_under, open_image
 from ..detect.base import cv2_module as _cv2
 from ..errors import DataError
@@ -48,30 +50,22 @@ class Face:
 
 
 def grey_array(image) -> np.ndarray:
-    """A path, a PIL image or a numpy array (grey HxW or HxWx1, RGB HxWx3, RGBA HxWx4) as
-    an 8-bit grey HxW array; a path is read upright (its EXIF orientation applied)."""
-    if isinstance(image, (str, os.PathLike)):
-        return np.asarray(open_image(os.fspath(image)), dtype=np.uint8)
-    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
-        from ..data.read import _grey8
+    """A path, a PIL image or a numpy array (grey HxW or HxWx1, RGB HxWx3, RGBA HxWx4, of
+    any integer or float type) as an 8-bit grey HxW array, by one set of pixel rules
+    whatever the way in (ferhw3.data.read: upright by EXIF, 16-bit and other deep images
+    scaled, transparency shown on white); a missing path is a FileNotFoundError."""
+    from ..data.read import _grey8, array_image
 
-        return np.asarray(_grey8(image), dtype=np.uint8)
-    a = np.asarray(image)
-    kind = a.dtype
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    if a.ndim == 3 and a.shape[2] in (3, 4):
-        a = a[:, :, :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow
-    if a.ndim != 2 or min(a.shape) < 1:
-        raise ValueError(f"an image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {np.shape(image)}")
-    # the range comes from the type the caller gave: 8-bit as it is, 16-bit scaled, floats 0-1 or 0-255
-    if np.issubdtype(kind, np.floating):
-        top = 1.0 if float(np.max(image, initial=0)) <= 1.0 else 255.0
-    else:
-        top = 65535.0 if np.iinfo(kind).max > 255 else 255.0
-    if a.dtype != np.uint8 or top != 255.0:
-        a = np.clip(np.rint(a.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(a)
+    if isinstance(image, (str, os.PathLike)):
+        return np.asarray(open_image(existing(os.fspath(image))), dtype=np.uint8)
+    if not (hasattr(image, "convert") and hasattr(image, "size")):  # not a PIL image: an array
+        a = np.asarray(image)
+        if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and min(a.shape[:2]) >= 1:
+            from PIL import Image  # a video frame: Pillow's conversion, without the checks below
+
+            return np.asarray(Image.fromarray(np.ascontiguousarray(a), "RGB").convert("L"))
+        image = array_image(a)
+    return np.asarray(_grey8(image), dtype=np.uint8)
 
 
 def frame_face(grey: np.ndarray, box, margin: float = MARGIN, angle: float = 0.0) -> np.ndarray:
@@ -124,15 +118,29 @@ class Recogniser:
             return np.zeros((0, len(CLASS_NAMES)), np.float32)
         return predict_proba(self.models, crops, tta=self.tta)
 
-    def faces(self, image) -> list[Face]:
+    def faces(self, image, detector=None) -> list[Face]:
         """Every face found in `image` (a path, a PIL image or a numpy array), with its box,
-        its 48x48 crop and its class probabilities."""
+        its 48x48 crop and its class probabilities; `detector`: another than the Recogniser's
+        (a stream's follower, say)."""
+        detector = detector or self.detector
         grey = grey_array(image)
-        found = detect.reading_order(self.detector(grey))
-        boxes = [self.detector.framing.square(d.box) for d in found]
+        found = detect.reading_order(detector(grey))
+        boxes = [detector.framing.square(d.box) for d in found]
         crops = np.stack([frame_face(grey, b, self.margin, d.angle if self.align else 0.0)
                           for b, d in zip(boxes, found)]) if found else np.zeros((0, IMG_SIZE, IMG_SIZE, 1), np.uint8)
         return [Face(b, p, c, d.score) for b, p, c, d in zip(boxes, self.read(crops), crops, found)]
+
+    def stream(self, frames, smooth: float | None = None, thorough: bool = False):
+        """The faces of each frame of `frames` (any iterable of what `faces` takes: a video's,
+        a camera's), as each comes: followed from frame to frame at frame rate rather than
+        searched for anew (ferhw3.detect.follow), each face with its track, its probabilities
+        smoothed along it (`smooth`: the weight of the past, default ferhw3.infer.video.SMOOTH).
+        With `thorough`, every frame is searched as a photo is."""
+        from .video import SMOOTH, Stream
+
+        live = Stream(self, SMOOTH if smooth is None else smooth, thorough)
+        for frame in frames:
+            yield live.update(frame)
 
 
 # ---- files: photos, folders, videos ---------------------------------------------------------
@@ -145,7 +153,7 @@ def media_files(path: str) -> list[str]:
     """The photos and videos to read: `path` itself, or the image and video files in the
     folder `path` and all its subfolders (top level first, each sorted)."""
     if os.path.isdir(path):
-        names, others = files_under(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+        names, others = files_under(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES, hidden=False)
         if not names:
             raise DataError(f"{path}: no photos ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) or videos "
                             f"({', '.join(s[1:] for s in VIDEO_SUFFIXES)}) in this folder or its subfolders")
@@ -159,28 +167,12 @@ def media_files(path: str) -> list[str]:
 
 def photo(path: str) -> np.ndarray:
     """A photo as an RGB array, upright (its EXIF orientation applied). Videos: ferhw3.infer.video."""
-    return np.asarray(open_image(path, convert="RGB"))
+    return np.asarray(open_image(existing(path), convert="RGB"))
 
 
-def annotate(rgb: np.ndarray, faces: list[Face]):
-    """A copy of the picture with each face's box, number (its track in a video) and
-    expression drawn (PIL image)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    im = Image.fromarray(rgb).convert("RGB")
-    draw = ImageDraw.Draw(im)
-    size = max(12, min(im.size) // 30)
-    try:
-        font = ImageFont.load_default(size)
-    except TypeError:  # Pillow without FreeType sizes
-        font = ImageFont.load_default()
-    for i, face in enumerate(faces):
-        x, y, w, h = face.box
-        width = max(2, min(im.size) // 200)
-        draw.rectangle((x, y, x + w, y + h), outline=(255, 210, 0), width=width)
-        text = f"{i if face.track is None else f'#{face.track}'} {face.emotion} {face.probs.max():.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        ty = y - (bottom - top) - 2 * width if y - (bottom - top) - 2 * width >= 0 else y + h + width
-        draw.rectangle((x, ty, x + right - left + 2 * width, ty + bottom - top + 2 * width), fill=(255, 210, 0))
-        draw.text((x + width - left, ty + width - top), text, fill=(0, 0, 0), font=font)
-    return im
+def existing(path):
+    """`path`, or FileNotFoundError naming it where there is no such file (bad content is
+    the project's DataError, a ValueError: a user's code tells the two apart)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such file", os.fspath(path))
+    return path

@@ -68,9 +68,15 @@ def predict_proba(models, x: np.ndarray, tta: str = "flip", batch_size: int = 51
     return np.mean(per_view, axis=0).astype(np.float32)
 
 
+ONE_CALL = 32  # face views: up to this many (a frame's or a photo's faces) go to a model in one call
+
+
 def view_probs(model, x: np.ndarray, tta: str = "flip", batch_size: int = 512) -> list[np.ndarray]:
     """One model's softmax for each test-time view of the faces (`tta_views`), unaveraged."""
-    return [model.predict(v, batch_size=batch_size, verbose=0) for v in tta_views(x, tta)]
+    views = tta_views(x, tta)
+    if len(views) > 1 and len(x) * len(views) <= ONE_CALL and len({v.shape for v in views}) == 1:
+        return np.split(model.predict(np.concatenate(views), batch_size=batch_size, verbose=0), len(views))
+    return [model.predict(v, batch_size=batch_size, verbose=0) for v in views]
 
 
 

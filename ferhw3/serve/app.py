@@ -5,12 +5,17 @@
                       "csv": {"models": [...], "role": "default", "tta": "flip"}, "version": "..."}
     POST /faces      multipart field `image` -> {"faces": [{box, label, emotion, probs}], width, height}
                      (?annotate=1: the annotated JPEG instead)
+    WS   /live       a WebSocket of frames (binary messages, each a JPEG or PNG) -> one JSON message
+                     a frame, as /faces gives and with each face's `track`: the faces followed
+                     from frame to frame (ferhw3.detect.follow) and smoothed along their tracks;
+                     the page's webcam view sends the newest frame once the last answer is in
     POST /predict    a CSV body (text/csv) or a multipart upload of what predict.py reads (a CSV,
                      plain or gzip; an image) -> the CSV predict.py writes (?probs=1: with the
                      seven probabilities)
 
 Models load once, when the app is made. Bad requests are a 4xx with `{"error": "one line"}`;
-a body over the limit is a 413 before it is read. The work of a request runs in a thread of
+a body over the limit is a 413, its bytes read and dropped (up to a bound) rather than kept,
+so that the client, still sending, hears the answer. The work of a request runs in a thread of
 the server's pool: the face detector runs under a lock (ferhw3.infer.photos.Recogniser), OpenVINO's
 inference requests are made per call.
 """
@@ -21,7 +26,7 @@ import os
 import tempfile
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -34,6 +39,7 @@ from ..errors import DataError, UsageError
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 MAX_MB = 20.0             # the largest request body, MiB
+DRAIN_MB = 100.0          # a body over the limit is read and dropped up to this much, so the client gets the 413
 CONFIG_ENV = "FERHW3_SERVE"  # the app's settings as JSON, for `create_app_from_env` (uvicorn workers)
 
 
@@ -53,6 +59,10 @@ class LimitBody:
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            # read and drop the body first (up to a bound): a client still sending when the
+            # connection closes sees a reset, not the answer
+            if int(length) <= self.drain_limit():
+                await drain(receive, self.drain_limit())
             return await _send_json(send, 413, too_large(self.max_bytes))
         seen = 0
 
@@ -62,10 +72,29 @@ class LimitBody:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    if message.get("more_body"):
+                        await drain(receive, self.drain_limit() - seen)
                     raise BodyTooLarge()
             return message
 
         await self.app(scope, counted, send)
+
+
+    def drain_limit(self) -> int:
+        """How much of a body over the limit is read and dropped so that the client hears
+        the 413: four times the limit, and at least DRAIN_MB."""
+        return max(4 * self.max_bytes, int(DRAIN_MB * 2**20))
+
+
+async def drain(receive, budget: int) -> None:
+    """Read and drop what is left of a request's body, up to `budget` bytes."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 def too_large(max_bytes: int) -> str:
@@ -112,6 +141,25 @@ class Service:
 
         rgb = np.asarray(open_image(io.BytesIO(data), convert="RGB", name=name))
         return rgb, self.recogniser.faces(rgb)
+
+    def stream(self):
+        """A stream's state (ferhw3.infer.video.Stream): what one webcam's frames are read with."""
+        from ..infer.video import Stream
+
+        return Stream(self.recogniser)
+
+    def frame(self, stream, data: bytes) -> dict:
+        """The answer to one frame of a stream: its faces, size and the milliseconds it took."""
+        import time
+
+        from ..data.read import open_image
+
+        start = time.perf_counter()
+        grey = np.asarray(open_image(io.BytesIO(data), name="frame"))  # the networks read grey
+        faces = stream.update(grey)
+        return {"faces": [dict(face_json(f), track=f.track) for f in faces], "width": int(grey.shape[1]),
+                "height": int(grey.shape[0]), "frame": stream.frame - 1,
+                "ms": round(1000 * (time.perf_counter() - start), 1)}
 
     def predict(self, data: bytes, name: str, probs: bool) -> str:
         """The CSV predict.py writes for an uploaded file of faces (`name` says its kind)."""
@@ -217,6 +265,28 @@ def create_app(models=None, role: str | None = None, tta=None, max_mb: float = M
             draw(rgb, found).save(out, format="JPEG", quality=90)
             return Response(out.getvalue(), media_type="image/jpeg")
         return {"faces": [face_json(f) for f in found], "width": int(rgb.shape[1]), "height": int(rgb.shape[0])}
+
+    @app.websocket("/live")
+    async def live(ws: WebSocket):
+        await ws.accept()
+        stream = service.stream()
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes")
+                if not data:
+                    await ws.send_json({"error": "send each frame as a binary message: a JPEG or PNG picture"})
+                elif len(data) > max_bytes:
+                    await ws.send_json({"error": too_large(max_bytes)})
+                else:
+                    try:
+                        await ws.send_json(await run_in_threadpool(service.frame, stream, data))
+                    except (DataError, UsageError) as e:
+                        await ws.send_json({"error": " ".join(str(e).split())})
+        except WebSocketDisconnect:
+            pass
 
     @app.post("/predict")
     async def predict(request: Request, probs: int = 0):

@@ -1,13 +1,20 @@
-// The page: a photo from a file, a drop or the webcam goes to POST /faces; the boxes, each
-// face's emotion and its seven probabilities come back and are drawn. No libraries.
+// The page: a photo from a file or a drop goes to POST /faces; the boxes, each face's emotion
+// and its seven probabilities come back and are drawn. The webcam is live: the newest frame
+// goes to the WebSocket /live as soon as the last answer is in (frames are dropped, never
+// queued), and each answer is drawn on the very frame it answers, shown then (a picture
+// behind the camera by one answer's time, its boxes where its faces are). No libraries.
 "use strict";
 const CLASSES = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"];
-const FRAME_MS = 400;   // the webcam: a frame every this many milliseconds (one request at a time)
 const MAX_SIDE = 1280;  // photos are scaled down to this before they are sent
+const LIVE_SIDE = 640;  // webcam frames are sent at most this large (the faces are found as well, sooner)
+const PANEL_MS = 250;   // the webcam: the probabilities panel is redrawn at most this often
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("picture"), ctx = canvas.getContext("2d"), drop = $("drop");
-let stream = null, busy = false, timer = null;
+const grab = document.createElement("canvas"), grabCtx = grab.getContext("2d");
+let stream = null, socket = null, waiting = false, latest = [], panelAt = 0, sentAt = 0;
+// what the live view has done, for people (the status line) and for tests
+const live = window.liveStats = { sent: 0, answers: 0, boxes: 0, latencies: [], errors: 0, started: 0 };
 
 function colour(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim() || "#ffb000";
@@ -27,15 +34,17 @@ function paint(source, width, height) {
   drop.classList.add("has-picture");
 }
 
-function drawBoxes(faces) {
+// The faces' boxes and labels over the picture; `k`: canvas pixels per pixel of the picture sent.
+function drawBoxes(faces, k = 1) {
   const line = Math.max(2, Math.round(Math.min(canvas.width, canvas.height) / 150));
   ctx.font = `600 ${Math.max(13, Math.round(canvas.width / 45))}px system-ui, sans-serif`;
   faces.forEach((face, i) => {
-    const [x, y, w, h] = face.box, c = colour(face.emotion);
+    const [x, y, w, h] = face.box.map((v) => v * k), c = colour(face.emotion);
     ctx.lineWidth = line;
     ctx.strokeStyle = c;
     ctx.strokeRect(x, y, w, h);
-    const text = `${i + 1} ${face.emotion} ${Math.round(100 * face.probs[face.emotion])}%`;
+    const name = face.track === undefined || face.track === null ? i + 1 : `#${face.track}`;
+    const text = `${name} ${face.emotion} ${Math.round(100 * face.probs[face.emotion])}%`;
     const tw = ctx.measureText(text).width, th = parseInt(ctx.font.split(" ")[1], 10) + 8;
     const ty = y - th >= 0 ? y - th : y + h;
     ctx.fillStyle = c;
@@ -81,8 +90,7 @@ function listFaces(faces) {
 }
 
 // Send the canvas as it is now; draw what comes back on the same pixels.
-async function readCanvas(live = false) {
-  busy = true;
+async function readCanvas() {
   const started = performance.now();
   try {
     const blob = await new Promise((done) => canvas.toBlob(done, "image/jpeg", 0.92));
@@ -94,11 +102,9 @@ async function readCanvas(live = false) {
     drawBoxes(body.faces);
     listFaces(body.faces);
     const n = body.faces.length;
-    status(`${n} face${n === 1 ? "" : "s"} · ${Math.round(performance.now() - started)} ms${live ? " · live" : ""}`);
+    status(`${n} face${n === 1 ? "" : "s"} · ${Math.round(performance.now() - started)} ms`);
   } catch (e) {
     status(`error: ${e.message}`, true);
-  } finally {
-    busy = false;
   }
 }
 
@@ -112,30 +118,74 @@ function showFile(file) {
   img.src = url;
 }
 
+// The newest frame of the webcam to /live, at most LIVE_SIDE on its longer side.
+function sendFrame() {
+  const video = $("video");
+  if (!socket || socket.readyState !== WebSocket.OPEN || waiting || !video.videoWidth) return;
+  const scale = Math.min(1, LIVE_SIDE / Math.max(video.videoWidth, video.videoHeight));
+  grab.width = Math.round(video.videoWidth * scale);
+  grab.height = Math.round(video.videoHeight * scale);
+  grabCtx.drawImage(video, 0, 0, grab.width, grab.height);
+  waiting = true;
+  sentAt = performance.now();
+  grab.toBlob((blob) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) { waiting = false; return; }
+    socket.send(blob);
+    live.sent += 1;
+  }, "image/jpeg", 0.85);
+}
+
+// Each answer: the frame it answers is shown with its boxes, and the newest frame goes.
+function answered(event) {
+  waiting = false;
+  const body = JSON.parse(event.data);
+  if (body.error) { live.errors += 1; status(`error: ${body.error}`, true); sendFrame(); return; }
+  latest = body.faces;
+  paint(grab, grab.width, grab.height);
+  drawBoxes(latest);
+  const now = performance.now();
+  live.answers += 1;
+  if (latest.length) live.boxes += 1;
+  live.latencies.push(now - sentAt);  // from the frame's capture to its boxes drawn
+  if (live.latencies.length > 100) live.latencies.shift();
+  sendFrame();
+  if (now - panelAt >= PANEL_MS) {
+    panelAt = now;
+    listFaces(latest);
+    const ms = [...live.latencies].sort((a, b) => a - b)[Math.floor(live.latencies.length / 2)];
+    const rate = live.answers / ((now - live.started) / 1000);
+    const n = latest.length;
+    status(`${n} face${n === 1 ? "" : "s"} · ${Math.round(ms)} ms · ${rate.toFixed(1)} frames/s · live`);
+  }
+}
+
 async function startCamera() {
   if (stream) { stopCamera(); return; }
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 960, height: 720 }, audio: false });
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
   } catch (e) {
-    status(`webcam: ${e.message}`, true);
+    status(`webcam: ${e.message}${window.isSecureContext ? "" : " (a webcam needs https or localhost)"}`, true);
     return;
   }
   const video = $("video");
   video.srcObject = stream;
   await video.play();
   for (const b of [$("camera"), $("camera2")]) { b.classList.add("live"); b.textContent = "Stop the webcam"; }
-  timer = setInterval(() => {
-    if (busy || !video.videoWidth) return;
-    paint(video, video.videoWidth, video.videoHeight);
-    readCanvas(true);
-  }, FRAME_MS);
+  latest = [];
+  waiting = false;
+  live.started = performance.now();
+  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/live`);
+  socket.onopen = sendFrame;
+  socket.onmessage = answered;
+  socket.onerror = () => status("webcam: the live connection failed", true);
 }
 
 function stopCamera() {
   if (!stream) return;
-  clearInterval(timer);
   stream.getTracks().forEach((t) => t.stop());
   stream = null;
+  if (socket) socket.close();
+  socket = null;
   $("camera").textContent = "Use the webcam";
   $("camera2").textContent = "Webcam";
   for (const b of [$("camera"), $("camera2")]) b.classList.remove("live");
