@@ -4,7 +4,7 @@ validation faces, each member's contribution tested by McNemar, and the cost in 
 
     python bench/ensemble.py MODEL.h5 [...] [--tta none,center,crops] [--select-tta center] \
         [--base MODEL.h5:TTA:COUNT] \
-        [--results bench/results_ensemble.md]
+        [--results studies/results_ensemble.md]
 
 Every model must have held the project's split out (ferhw3.infer.evaluate.split_of refuses one
 that trained on it). A member is one model with one TTA mode (its views averaged); the

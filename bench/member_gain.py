@@ -3,7 +3,7 @@
 base with the candidate (mean probabilities), on the validation faces, paired.
 
     python bench/member_gain.py --base models/A.h5 [--base B.h5 ...] CANDIDATE.h5 [...] \
-        [--tta none,center,crops] [--results bench/results_member_gain.md]
+        [--tta none,center,crops] [--results studies/results_member_gain.md]
 
 Every model must have held the project's split out (ferhw3.infer.evaluate.split_of refuses one
 that trained on it). Per TTA: accuracy of the base, of each candidate, of base + candidate,

@@ -4,10 +4,10 @@
 #   1. bench/member_gain.py: the member beside the split stand-in of hw3_test.sh's five
 #      networks (the four VGGs' split-trained twins and resnet-affine.h5), without TTA and
 #      with the centre window, McNemar against the five
-#      -> bench/results_member_gain_NAME.md
+#      -> studies/results_member_gain_NAME.md
 #   2. bench/paired.py: the member against the analysis model (the split-trained distilled
 #      VGG) in every view (none, flip, centre, ten crops)
-#      -> bench/results_paired_NAME.md
+#      -> studies/results_paired_NAME.md
 # The VGG twins are not shipped (the ensemble's VGGs continued on all the faces): the first
 # run takes them back from git into TEACHERS (default runs/teachers), where the
 # distillation members of members.txt also find them.
@@ -36,6 +36,6 @@ done
 BASE+=(--base models/resnet-affine.h5)
 
 "$PY" bench/member_gain.py --data "$T" "${BASE[@]}" "$M" --tta none,center \
-  --results "bench/results_member_gain_$N.md"
+  --results "studies/results_member_gain_$N.md"
 "$PY" bench/paired.py --data "$T" models/vgg-bn-deep-wide_300ep-erase_distilled.h5 "$M" \
-  --tta none,flip,center,crops --results "bench/results_paired_$N.md"
+  --tta none,flip,center,crops --results "studies/results_paired_$N.md"

@@ -8,7 +8,7 @@ here (images/s, 30 batches of real faces) and sizes its epochs so that training,
 learning-rate schedule, fits in the budget, on the usual split (2,871 validation faces,
 stratified, seed 0); then record validation accuracy, minutes and images/s, each also as a ratio to the seed
 report's VGG recipe (float32, batch 128, Adam), which always runs first.
-Writes bench/results_recipes.md. Takes about (number of recipes) x --minutes.
+Writes studies/results_recipes.md. Takes about (number of recipes) x --minutes.
 """
 
 import argparse

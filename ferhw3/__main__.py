@@ -31,7 +31,7 @@ COMMANDS = {
 }
 # the modules commands need beyond the base install -> the extra that brings them
 EXTRAS = {**dict.fromkeys(("keras", "tensorflow", "pandas", "sklearn", "matplotlib"), "train"),
-          **dict.fromkeys(("fastapi", "starlette", "uvicorn", "multipart", "python_multipart"), "serve")}
+          **dict.fromkeys(("fastapi", "starlette", "uvicorn", "multipart", "python_multipart", "websockets"), "serve")}
 
 
 def usage() -> str:

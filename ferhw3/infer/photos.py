@@ -11,7 +11,7 @@ turns its box into the square FER2013 would have cut (bench/photos.py --fit), wh
 widened by `margin` of its side on every side, turned so the eyes are level with `align`,
 and read by the shipped models of the `photos` role (models/manifest.json): the default
 network and the ResNet that trained with rotation, scale and shifts, which reads a detector's
-faces better than the default network alone (REPORT section 11).
+faces better than the default network alone (REPORT section 10, docs/photos.md).
 """
 
 from __future__ import annotations

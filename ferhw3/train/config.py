@@ -31,7 +31,7 @@ class Config:
     label_smoothing: float = 0.1
     patience: int = 15              # early stopping on validation accuracy
     precision: str = "float32"      # float32 | mixed_bfloat16
-    fused_bn: bool = True           # batch norm's training pass in TensorFlow's fused kernel (faster: bench/results_fused_bn.md)
+    fused_bn: bool = True           # batch norm's training pass in TensorFlow's fused kernel (faster: studies/results_fused_bn.md)
     dropout: float = 0.5            # multiplies the architecture's dropout rates
     # augmentation
     augment: bool = True

@@ -184,7 +184,7 @@ def matched_dnn(arch: str = "vgg-bn", depth: int = 3, dropout_scale: float = 1.0
 def fuse_batch_norm(model: keras.Model) -> keras.Model:
     """Run the training pass of `model`'s batch norms on 4-D inputs in TensorFlow's fused
     kernel (one op in place of Keras's moments, casts and arithmetic; the gain on the one-hour
-    recipe: bench/results_fused_bn.md). Inference, the weights and the
+    recipe: studies/results_fused_bn.md). Inference, the weights and the
     saved file are unchanged: the layers stay BatchNormalization, only this instance's
     `call` is replaced. TensorFlow backend only."""
     import types
