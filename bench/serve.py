@@ -107,10 +107,10 @@ def main():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               "unknown CPU")
+    from ferhw3.cpu import cpu_line
+
     text = "\n".join(["$ python bench/serve.py " + " ".join(sys.argv[1:]),
-                      f"machine: {cpu}, {os.cpu_count()} cores; server: `ferhw3 serve` (photos: "
+                      f"{cpu_line()}; server: `ferhw3 serve` (photos: "
                       f"{' + '.join(health['models'])}, TTA {health['tta']}; files of faces: "
                       f"{' + '.join(health['csv']['models'])}, TTA {health['csv']['tta']}; one worker, {health['engine']}); "
                       "client threads on the same cores", "",
