@@ -47,6 +47,7 @@ from ferhw3.infer.manifest import ROOT
 
 HERE = os.path.join(ROOT, "bench")
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+from serve import start_server  # noqa: E402  (bench/serve.py, beside this script)
 DATA = os.path.join(ROOT, "..", "shared", "data", "fer2013")
 CHROMIUM = "/usr/bin/chromium"
 
@@ -72,14 +73,6 @@ print(json.dumps({"fps": len(times) / sum(times), "p50": 1000 * float(np.median(
 """
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def video_rate(tree, clip, frames, runs, work):
     """Whole-process predict.py on a video: (median seconds, face-frames found, tracks)."""
     import pandas as pd
@@ -96,29 +89,6 @@ def video_rate(tree, clip, frames, runs, work):
     rows = pd.read_csv(out)
     tracks = len(pd.read_csv(os.path.join(work, "faces.tracks.csv")))
     return statistics.median(seconds), int(rows["w"].notna().sum()), tracks
-
-
-class Server:
-    """`ferhw3 serve` of a tree on a free port, until closed."""
-
-    def __init__(self, tree):
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "ferhw3", "serve", "--port", str(self.port)], cwd=tree,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        import urllib.request
-
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(self.url + "/health", timeout=5).read()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit(f"live: the server of {tree} did not start")
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 def webcam(url, y4m, seconds):
@@ -309,19 +279,20 @@ def main():
             m = json.loads(r.stdout.strip().splitlines()[-1])
             c["inproc"] = f"{m['fps']:.1f} frames/s (p50 {m['p50']:.0f} ms, p99 {m['p99']:.0f} ms; {m['found']} faces)"
             fps["inproc"] = m["fps"]
-            server = Server(tree)
+            proc, url = start_server(tree)
             try:
-                rate, p50, p99, per = webcam(server.url, y4m, args.seconds) if os.path.exists(CHROMIUM) else (
+                rate, p50, p99, per = webcam(url, y4m, args.seconds) if os.path.exists(CHROMIUM) else (
                     float("nan"),) * 4
                 per = f"; {per:.1f} faces an answer" if per == per else ""  # NaN: the answers' bodies not kept
                 c["webcam"] = f"{rate:.1f} answers/s (p50 {p50:.0f} ms, p99 {p99:.0f} ms{per})"
                 fps["webcam"] = rate
                 for conc in (4, 8):
-                    rps, p50, p99, errors = posts(server.url, photo, conc, args.requests)
+                    rps, p50, p99, errors = posts(url, photo, conc, args.requests)
                     c[f"post{conc}"] = f"{rps:.1f} requests/s (p50 {p50:.0f} ms, p99 {p99:.0f} ms; {errors} errors)"
                     fps[f"post{conc}"] = rps
             finally:
-                server.close()
+                proc.terminate()
+                proc.wait(timeout=30)
             print(name, c, flush=True)
         say(f"The clip: 640x480, 30 frames/s, 150 frames, two faces moving (tests/conftest.py moving_clip). "
             f"Before: the project at {rev}, this Python.")

@@ -43,12 +43,13 @@ def photos() -> dict[str, bytes]:
     return out
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(cwd=None) -> tuple[subprocess.Popen, str]:
+    """`ferhw3 serve` on a free port (of the project in `cwd`, default this one), once it answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "ferhw3", "serve", "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     import httpx
 

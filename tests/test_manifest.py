@@ -91,9 +91,10 @@ def test_recorded_validation_accuracy_is_what_the_shipped_file_scores():
         assert abs(tta - e["val_accuracy_tta"].get("center", e["val_accuracy_tta"].get("flip"))) <= 2 / len(y) + 5e-5, name
 
 
-def _readme_table(heading_row: str) -> list[list[str]]:
-    """The rows (cells stripped) of README.md's table whose header row starts with `heading_row`."""
-    lines = open(os.path.join(ROOT, "README.md")).read().splitlines()
+def _readme_table(heading_row: str, doc: str = "README.md") -> list[list[str]]:
+    """The rows (cells stripped) of the table in `doc` (README.md, or docs/training.md for
+    the recipes) whose header row starts with `heading_row`."""
+    lines = open(os.path.join(ROOT, doc)).read().splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith(heading_row))
     rows = []
     for ln in lines[start + 2:]:
@@ -104,7 +105,7 @@ def _readme_table(heading_row: str) -> list[list[str]]:
 
 
 def test_readme_tables_say_what_the_manifest_records():
-    """README's shipped-models table and recipe table against models/manifest.json, the one
+    """README's shipped-models table and the recipe table (docs/training.md) against models/manifest.json, the one
     record of the shipped models' figures: every shipped file listed with its recipe, its
     (twin's) validation accuracy and its roles; every recipe with split-trained models
     quoting one of them: its accuracy and training minutes."""
@@ -119,7 +120,7 @@ def test_readme_tables_say_what_the_manifest_records():
         assert float(val) == pytest.approx(measured, abs=5e-5), file
         held = sorted(name for name, role in m["roles"].items() if e["file"] in role["models"])
         assert sorted(r.strip() for r in roles.split(",")) == held, file
-    recipe_rows = {r[0].strip("`"): r[-1] for r in _readme_table("| recipe | purpose |")}
+    recipe_rows = {r[0].strip("`"): r[-1] for r in _readme_table("| recipe | purpose |", "docs/training.md")}
     assert set(recipe_rows) == set(recipes.RECIPES)
     split_trained = [e for e in m["split_models"] + m["models"] if e.get("val_accuracy") is not None]
     for name in {e["recipe"] for e in split_trained}:  # each quotes one of its models (--recipe list: all)

@@ -71,11 +71,6 @@ class Follower:
         self.followed: list[Followed] = []
         self.turn, self.credit, self.keys, self.shape, self.parts = 0, 0.0, 0, None, []
 
-    @property
-    def keys_seen(self) -> list[int]:
-        """The keys of the faces followed now (a face keeps its key while it is followed)."""
-        return [f.key for f in self.followed if f.missed == 0]
-
     def _parts(self, grey: np.ndarray) -> list[tuple]:
         """The photo search cut into parts: (angle, pyramid level, the input's pixels) of each
         view it reads."""
