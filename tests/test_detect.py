@@ -171,3 +171,19 @@ def test_the_photo_bench_tells_faces_framed_otherwise_from_false_detections():
              [(10, 10, 20, 20), (5, 5, 20, 20)]]  # face 2 boxed too small, twice: one framed otherwise, one false
     found, otherwise, false = bench.match(truth, boxes)
     assert found == [0, None, None] and otherwise == [(1, 2), (2, 0)] and false == 3
+
+
+def test_a_detector_of_several_streams_finds_what_one_finds_from_many_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+
+    grey = cv2.imread(hopper(), cv2.IMREAD_GRAYSCALE)
+    one = detect.create("blazeface")(grey)
+    several = detect.create("blazeface", streams=2)
+    with ThreadPoolExecutor(4) as pool:  # more calls than streams: each waits for a free request
+        answers = list(pool.map(lambda _: several(grey), range(8)))
+    assert len(one) == 1
+    for found in answers:
+        assert len(found) == len(one)
+        assert np.allclose(found[0].box, one[0].box, atol=0.5) and abs(found[0].score - one[0].score) < 1e-3
