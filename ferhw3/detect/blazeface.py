@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-import threading
+import queue
 from dataclasses import replace
 
 import numpy as np
@@ -185,31 +185,21 @@ class BlazeFace:
         ppp = PrePostProcessor(model)
         ppp.input().tensor().set_element_type(ov.Type.u8)
         ppp.input().preprocess().convert_element_type(ov.Type.f32).scale(127.5).mean(1.0)
-        if streams > 1:
-            import queue
-
-            self.compiled = core.compile_model(ppp.build(), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT",
-                                                                    "NUM_STREAMS": streams})
-            self._requests = queue.Queue()
-            for _ in range(streams):
-                self._requests.put(self.compiled.create_infer_request())
-        else:
-            self.compiled = core.compile_model(ppp.build(), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
-            self._requests = None
-        self._lock = threading.Lock()  # one infer request, shared
+        # one stream on every core (LATENCY) for one call at a time; several (THROUGHPUT) side by side
+        self.compiled = core.compile_model(ppp.build(), "CPU", {"PERFORMANCE_HINT": "LATENCY"} if streams == 1 else
+                                           {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams})
+        self._requests = queue.Queue()  # a call takes a free infer request, one a stream
+        for _ in range(streams):
+            self._requests.put(self.compiled.create_infer_request())
 
     def _infer(self, batch: np.ndarray):
         """Boxes (N, A, 4) as centre x, y, w, h, eyes (N, A, 4), scores (N, A), in input pixels."""
-        if self._requests is not None:
-            request = self._requests.get()
-            try:
-                request.infer({0: batch})
-                out = {o: request.get_tensor(o).data.copy() for o in self.compiled.outputs}
-            finally:
-                self._requests.put(request)
-        else:
-            with self._lock:
-                out = self.compiled(batch)
+        request = self._requests.get()
+        try:
+            request.infer({0: batch})
+            out = {o: request.get_tensor(o).data.copy() for o in self.compiled.outputs}
+        finally:
+            self._requests.put(request)
         h, w = batch.shape[1:3]
         a = anchors(h, w, self.grids)
         # the networks fold the batch into the anchor axis of their outputs grid by grid:

@@ -122,8 +122,9 @@ class Service:
         # FER2013 faces to the default role's (the models the two shared are loaded once)
         self.recogniser = Recogniser(models, role=role or "photos", tta=tta)
         # uploaded photos come several at once: their searches run side by side, one core each
-        # (POST /faces at concurrency 4: 15.1 against 12.6 requests/s on two cores); a stream's
-        # frames keep the recogniser's detector, every core on each call
+        # (POST /faces at concurrency 4: 13.1 requests/s, 10.6 with one request on both cores the
+        # run before: bench/results_live.md); a stream's frames keep the recogniser's detector,
+        # every core on each call
         from .. import detect
 
         self.photo_finder = detect.create(detect.DEFAULT, streams=PHOTO_STREAMS)

@@ -13,6 +13,7 @@ probability, which could also rise by lowering the other classes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -227,7 +228,7 @@ def filter_images(model, layer: str, filters, prior: Prior, steps: int = 150, si
 def filter_images_with(model, layer: str, filters, priors, steps: int = 150, size: int = 48, seed: int = 0) -> list:
     """`filter_images` under each of `priors`, all read in one batch: [(images, first, last)]."""
     plan = _filter_plan(model, layer, filters, priors, size, seed)
-    return _filter_results(plan, ascend(plan[0], plan[2], steps=steps, prior=plan[3], seed=seed)[0])
+    return plan.results(ascend(plan.objective, plan.start, steps=steps, prior=plan.priors, seed=seed)[0])
 
 
 def filter_images_at(model, layers, prior: Prior, steps: int = 150, size: int = 48, seed: int = 0) -> list:
@@ -239,26 +240,35 @@ def filter_images_at(model, layers, prior: Prior, steps: int = 150, size: int = 
 
     plans = [_filter_plan(model, layer, filters, [prior], size, seed) for layer, filters in layers]  # Keras here
     with ThreadPoolExecutor(max(1, len(plans))) as pool:
-        images = list(pool.map(lambda p: ascend(p[0], p[2], steps=steps, prior=p[3], seed=seed)[0], plans))
-    return [_filter_results(p, im)[0] for p, im in zip(plans, images)]
+        images = list(pool.map(lambda p: ascend(p.objective, p.start, steps=steps, prior=p.priors, seed=seed)[0],
+                               plans))
+    return [p.results(im)[0] for p, im in zip(plans, images)]
 
 
-def _filter_plan(model, layer: str, filters, priors, size: int, seed: int):
-    """(objective, rectified objective, start images, prior per image, filters per prior)
-    for the ascents of `filters` of `layer` under each of `priors`."""
+class _FilterPlan(NamedTuple):
+    """The ascents of some filters of one layer under each of some priors, in one batch."""
+    objective: object   # images -> each image's filter's mean pre-activation
+    rectified: object   # the same after the ReLU
+    start: np.ndarray   # the same noise for every image
+    priors: list        # one Prior per image
+    per_prior: int      # filters (images) per prior
+
+    def results(self, images: np.ndarray) -> list:
+        """[(images, mean rectified activation on the noise, on the image)] per prior."""
+        k = self.per_prior
+        first = np.asarray(self.rectified(tf.constant(self.start)))
+        last = np.asarray(self.rectified(tf.constant(images[..., None])))
+        return [(images[i:i + k], first[i:i + k], last[i:i + k]) for i in range(0, len(self.start), k)]
+
+
+def _filter_plan(model, layer: str, filters, priors, size: int, seed: int) -> _FilterPlan:
     filters = list(filters)
     pre = pre_activation(model, layer)
     noise = np.random.default_rng(seed).normal(GREY, 20, (1, size, size, 1)).astype(np.float32)
-    x0 = np.repeat(noise, len(filters) * len(priors), axis=0)
-    return (filter_objective(model, pre, filters * len(priors)),
-            filter_objective(model, pre, filters * len(priors), rectified=True),
-            x0, [p for p in priors for _ in filters], len(filters))
-
-
-def _filter_results(plan, images: np.ndarray) -> list:
-    _, rectified, x0, _, k = plan
-    first, last = np.asarray(rectified(tf.constant(x0))), np.asarray(rectified(tf.constant(images[..., None])))
-    return [(images[i:i + k], first[i:i + k], last[i:i + k]) for i in range(0, len(x0), k)]
+    return _FilterPlan(filter_objective(model, pre, filters * len(priors)),
+                       filter_objective(model, pre, filters * len(priors), rectified=True),
+                       np.repeat(noise, len(filters) * len(priors), axis=0),
+                       [p for p in priors for _ in filters], len(filters))
 
 
 def towards(model, faces: np.ndarray, target: int, until=(0.5, 0.99), steps: int = 400, step_size: float = 1.0,
